@@ -1,0 +1,1 @@
+"""IR -> TVM -> artifact. The only package that imports TVM for lowering."""

@@ -1,0 +1,1 @@
+"""Lowering rules (filled in per op family)."""

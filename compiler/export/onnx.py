@@ -1,0 +1,44 @@
+"""edgec IR -> ONNX model (opset 17), so any IR can be viewed in Netron or run by onnxruntime."""
+
+from __future__ import annotations
+
+import os
+
+import onnx
+from onnx import helper, numpy_helper
+
+from ..errors import EdgecError
+from ..ir.graph import Graph
+from ..ir.ops import get
+from ..util.atomic import atomic_write_bytes
+from .onnx_ops import EXPORTERS, ExportContext
+from .onnx_ops.registry import OPSET
+
+
+def _value_info(graph: Graph, name: str) -> onnx.ValueInfoProto:
+    t = graph.types[name]
+    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(__import__("numpy").dtype(t.dtype)),
+                                         list(t.shape))
+
+
+def export_onnx(graph: Graph) -> onnx.ModelProto:
+    missing = sorted({n.op for n in graph.nodes if n.op not in EXPORTERS})
+    if missing:
+        raise EdgecError(f"cannot export IR op(s) to ONNX: {', '.join(missing)}")
+    ctx = ExportContext(graph)
+    for node in graph.nodes:
+        EXPORTERS[node.op](ctx, node, get(node.op).full_attrs(node.attrs))
+    inits = [numpy_helper.from_array(array, name) for name, array in graph.constants.items()] + ctx.initializers
+    onnx_graph = helper.make_graph(ctx.nodes, graph.name, [_value_info(graph, n) for n in graph.inputs],
+                                   [_value_info(graph, n) for n in graph.outputs], inits)
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgec")
+    model.ir_version = 8  # readable by onnxruntime releases from 1.10 on
+    onnx.checker.check_model(model)
+    return model
+
+
+def save_onnx(graph: Graph, path: str | os.PathLike) -> None:
+    """Write the model atomically; large models use ONNX's external data next to it."""
+    model = export_onnx(graph)
+    data = model.SerializeToString()
+    atomic_write_bytes(path, data)

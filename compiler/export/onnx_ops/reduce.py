@@ -1,0 +1,1 @@
+"""ONNX export rules (filled in per op family)."""

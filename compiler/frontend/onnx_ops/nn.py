@@ -1,0 +1,1 @@
+"""ONNX converters (filled in per op family)."""

@@ -1,0 +1,122 @@
+"""The op table: one ``OpDef`` per IR op, holding everything the IR knows about it.
+
+An op definition is its arity, its attribute schema (name -> default, ``REQUIRED`` when the
+frontend must always set it), shape/dtype inference, a MAC count, and a numpy reference
+implementation that *defines* the op's semantics. TVM lowering and ONNX import/export live in
+their own packages and are looked up by the op's name, so adding an op is one ``define`` call
+here plus one entry in each of those tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..types import TensorType
+
+REQUIRED = object()
+
+InferFn = Callable[[Sequence[TensorType], dict[str, Any]], list[TensorType]]
+RefFn = Callable[[Sequence[np.ndarray], dict[str, Any]], list[np.ndarray]]
+MacsFn = Callable[[Sequence[TensorType], Sequence[TensorType], dict[str, Any]], int]
+
+
+class InferError(ValueError):
+    """Raised by an op's inference function; the verifier and frontend add the node's name."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    infer: InferFn
+    reference: RefFn
+    min_inputs: int = 1
+    max_inputs: int | None = 1  # None: variadic
+    attrs: dict[str, Any] = field(default_factory=dict)
+    macs: MacsFn | None = None
+    doc: str = ""
+
+    def full_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """``attrs`` with defaults filled in; raises InferError on unknown or missing ones."""
+        unknown = sorted(set(attrs) - set(self.attrs))
+        if unknown:
+            raise InferError(f"unknown attribute(s) {unknown} for op '{self.name}' (known: {sorted(self.attrs)})")
+        out = {}
+        for key, default in self.attrs.items():
+            if key in attrs:
+                out[key] = attrs[key]
+            elif default is REQUIRED:
+                raise InferError(f"op '{self.name}' needs attribute '{key}'")
+            else:
+                out[key] = default
+        return out
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def define(name: str, *, infer: InferFn, reference: RefFn, inputs: int | tuple[int, int | None] = 1,
+           attrs: dict[str, Any] | None = None, macs: MacsFn | None = None, doc: str = "") -> OpDef:
+    """Register an op. ``inputs`` is an exact count or a (min, max) range, max None = variadic."""
+    lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
+    assert name not in OPS, f"op {name} defined twice"
+    OPS[name] = OpDef(name, infer, reference, lo, hi, dict(attrs or {}), macs, doc)
+    return OPS[name]
+
+
+def get(name: str) -> OpDef:
+    if name not in OPS:
+        raise InferError(f"unknown op '{name}'")
+    return OPS[name]
+
+
+def normalize_attr(value: Any) -> Any:
+    """Attributes are plain Python scalars, strings or tuples of them (hashable, printable)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(normalize_attr(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+def infer_types(op: str, in_types: Sequence[TensorType], attrs: dict[str, Any]) -> list[TensorType]:
+    """Check arity and attributes of ``op`` and return its output types."""
+    opdef = get(op)
+    n = len(in_types)
+    if n < opdef.min_inputs or (opdef.max_inputs is not None and n > opdef.max_inputs):
+        want = (str(opdef.min_inputs) if opdef.min_inputs == opdef.max_inputs
+                else f"{opdef.min_inputs}..{opdef.max_inputs if opdef.max_inputs is not None else 'n'}")
+        raise InferError(f"op '{op}' takes {want} inputs, got {n}")
+    return list(opdef.infer(list(in_types), opdef.full_attrs(attrs)))
+
+
+# -- helpers shared by op definitions -----------------------------------------------------
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise InferError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+
+
+def same_dtype(types: Sequence[TensorType]) -> str:
+    dtypes = {t.dtype for t in types}
+    if len(dtypes) != 1:
+        raise InferError(f"inputs must share one dtype, got {sorted(dtypes)}")
+    return types[0].dtype
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise InferError(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
+def require_float(t: TensorType, what: str = "input") -> None:
+    if not t.dtype.startswith("float"):
+        raise InferError(f"{what} must be a float tensor, got {t.dtype}")

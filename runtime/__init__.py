@@ -1,0 +1,5 @@
+"""Running edgec artifacts: ``runtime.load(path).run({"x": array})`` on the host."""
+
+from .host import Model, load
+
+__all__ = ["Model", "load"]

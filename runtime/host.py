@@ -1,0 +1,122 @@
+"""Load an artifact directory and run it with TVM's Relax VM, numpy in and out."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from compiler.errors import ArtifactError, InputError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not path.is_dir() or not manifest_path.is_file():
+        raise ArtifactError(f"{path} is not an edgec artifact (no manifest.json); make one with 'edgec compile'")
+    try:
+        return json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{manifest_path} is corrupt: {err}") from None
+
+
+class Model:
+    """A loaded artifact. ``run`` checks the inputs against the manifest before touching TVM."""
+
+    def __init__(self, path: str | Path) -> None:
+        import tvm
+        from tvm import relax
+
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.inputs = [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in self.manifest["inputs"]]
+        self.outputs = [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in self.manifest["outputs"]]
+        library = self.path / self.manifest["library"]
+        if not library.is_file():
+            raise ArtifactError(f"{library} is missing; re-run 'edgec compile'")
+        self.device = tvm.cpu()
+        try:
+            self._lib = tvm.runtime.load_module(str(library))
+        except Exception as err:
+            raise ArtifactError(f"cannot load {library} on this machine (built for target "
+                                f"'{self.manifest['target']['name']}'?): {str(err).strip().splitlines()[-1]}") from None
+        self._vm = relax.VirtualMachine(self._lib, self.device)
+        self._tvm = tvm
+
+    def check(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        """The inputs in the model's order, checked by name, shape and dtype."""
+        names = [t.name for t in self.inputs]
+        missing = [n for n in names if n not in feeds]
+        if missing:
+            raise InputError(f"missing input(s) {missing}; the model takes {names}")
+        unknown = [n for n in feeds if n not in names]
+        if unknown:
+            raise InputError(f"unknown input(s) {unknown}; the model takes {names}")
+        arrays = []
+        for spec in self.inputs:
+            array = np.asarray(feeds[spec.name])
+            if str(array.dtype) != spec.dtype:
+                raise InputError(f"input '{spec.name}' has dtype {array.dtype}, the model expects {spec.dtype}")
+            if tuple(array.shape) != spec.shape:
+                raise InputError(f"input '{spec.name}' has shape {list(array.shape)}, "
+                                 f"the model expects {list(spec.shape)}")
+            arrays.append(np.ascontiguousarray(array))
+        return arrays
+
+    def _set_inputs(self, feeds: Mapping[str, Any]) -> None:
+        args = [self._tvm.runtime.tensor(a, self.device) for a in self.check(feeds)]
+        self._vm.set_input("main", *args)
+
+    def run(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        self._set_inputs(feeds)
+        self._vm.invoke_stateful("main")
+        results = self._vm.get_outputs("main")
+        return {spec.name: results[i].numpy() for i, spec in enumerate(self.outputs)}
+
+    def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
+        """Latency of ``repeat`` runs in milliseconds (after ``warmup`` runs), inputs already on device."""
+        self._set_inputs(feeds)
+        for _ in range(warmup):
+            self._vm.invoke_stateful("main")
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            self._vm.invoke_stateful("main")
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+
+    def random_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        out = {}
+        for spec in self.inputs:
+            if spec.dtype.startswith("float"):
+                out[spec.name] = rng.standard_normal(spec.shape).astype(spec.dtype)
+            else:
+                info = np.iinfo(spec.dtype) if spec.dtype != "bool" else None
+                out[spec.name] = (rng.integers(0, 2, spec.shape).astype(bool) if info is None
+                                  else rng.integers(max(info.min, -128), min(info.max, 127) + 1, spec.shape).astype(spec.dtype))
+        return out
+
+
+def load(path: str | Path) -> Model:
+    return Model(path)
+
+
+def latency_stats(times_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(times_ms)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"median_ms": statistics.median(ordered), "mean_ms": statistics.fmean(ordered), "p90_ms": p90,
+            "min_ms": ordered[0], "std_ms": statistics.pstdev(ordered) if len(ordered) > 1 else 0.0,
+            "repeat": len(ordered)}
