@@ -72,7 +72,7 @@ class Model:
             if tuple(array.shape) != spec.shape:
                 raise InputError(f"input '{spec.name}' has shape {list(array.shape)}, "
                                  f"the model expects {list(spec.shape)}")
-            arrays.append(np.ascontiguousarray(array))
+            arrays.append(np.require(array, requirements='C'))  # ascontiguousarray would make 0-d 1-d
         return arrays
 
     def _set_inputs(self, feeds: Mapping[str, Any]) -> None:

@@ -13,8 +13,9 @@ import tvm
 from tvm import relax
 
 from ..errors import LoweringError
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..ir.ops import get
+from ..ir.ops.registry import activation_of
 from .relax_ops import LOWERINGS, LowerContext
 
 
@@ -46,6 +47,12 @@ def to_relax(graph: Graph) -> tvm.IRModule:
                 attrs = get(node.op).full_attrs(node.attrs)
                 try:
                     result = LOWERINGS[node.op](ctx, node, args, attrs)
+                    act = activation_of(attrs)
+                    if act is not None:  # a fused layer: its activation applies to the result
+                        act_node = Node(act[0], [node.outputs[0]], node.outputs, act[1], node.name)
+                        result = LOWERINGS[act[0]](ctx, act_node, [bb.emit(result)], act[1])
+                except LoweringError:
+                    raise
                 except Exception as err:
                     raise LoweringError(f"lowering {node.label} failed: {type(err).__name__}: {err}") from err
                 results = [result] if len(node.outputs) == 1 else list(result)

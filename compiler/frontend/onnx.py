@@ -174,14 +174,11 @@ def _input_shape(inp: onnx.ValueInfoProto, given: Sequence[int] | None, ctx: Imp
         return given
     if not inp.type.tensor_type.HasField("shape"):
         raise FrontendError(f"input '{inp.name}' has no shape; give one with --input-shape {inp.name}=D1,D2,...")
-    shape = []
-    for d in dims:
-        if d.HasField("dim_value") and d.dim_value > 0:
-            shape.append(d.dim_value)
-        else:
-            shape.append(1)
-    if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in dims):
-        symbolic = [d.dim_param or "?" for d in dims if not (d.HasField("dim_value") and d.dim_value > 0)]
+    if any(d.HasField("dim_value") and d.dim_value == 0 for d in dims):
+        raise FrontendError(f"input '{inp.name}' has a zero-sized dimension; edgec does not compile empty tensors")
+    shape = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
+    if any(not d.HasField("dim_value") for d in dims):
+        symbolic = [d.dim_param or "?" for d in dims if not d.HasField("dim_value")]
         ctx.notice(f"input '{inp.name}': symbolic dimension(s) {', '.join(symbolic)} set to 1 "
                    f"(shape {','.join(map(str, shape))}); use --input-shape {inp.name}=... to choose")
     return tuple(shape)

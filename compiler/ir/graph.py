@@ -111,7 +111,9 @@ class Graph:
 
 
 def freeze(array: np.ndarray) -> np.ndarray:
-    """Constants are shared between graph copies: make them read-only so nobody edits one."""
-    array = np.ascontiguousarray(array)
-    array.flags.writeable = False
+    """Constants are shared between graph copies: keep a read-only C-ordered copy nobody edits."""
+    array = np.asarray(array)
+    if array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C", copy=True)
+        array.flags.writeable = False
     return array

@@ -56,14 +56,52 @@ class OpDef:
 
 OPS: dict[str, OpDef] = {}
 
+# Elementwise ops that a layer may carry as its fused activation (see ``define(fusable=True)``).
+FUSABLE_ACTIVATIONS = ("relu", "clip", "leaky_relu", "hard_swish", "hard_sigmoid", "sigmoid", "tanh")
+
 
 def define(name: str, *, infer: InferFn, reference: RefFn, inputs: int | tuple[int, int | None] = 1,
-           attrs: dict[str, Any] | None = None, macs: MacsFn | None = None, doc: str = "") -> OpDef:
-    """Register an op. ``inputs`` is an exact count or a (min, max) range, max None = variadic."""
+           attrs: dict[str, Any] | None = None, macs: MacsFn | None = None, doc: str = "",
+           fusable: bool = False) -> OpDef:
+    """Register an op. ``inputs`` is an exact count or a (min, max) range, max None = variadic.
+
+    A ``fusable`` op (a conv or dense layer) also takes ``activation`` (an op name from
+    FUSABLE_ACTIVATIONS, "" for none) and ``activation_attrs`` (that op's attributes as
+    (name, value) pairs): the activation applied to the layer's output as one fused layer.
+    """
     lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
     assert name not in OPS, f"op {name} defined twice"
-    OPS[name] = OpDef(name, infer, reference, lo, hi, dict(attrs or {}), macs, doc)
+    attrs = dict(attrs or {})
+    if fusable:
+        attrs.update(activation="", activation_attrs=())
+        infer, reference = _with_activation(infer, reference)
+    OPS[name] = OpDef(name, infer, reference, lo, hi, attrs, macs, doc)
     return OPS[name]
+
+
+def activation_of(attrs: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The fused activation of a layer as (op name, full attributes), or None."""
+    if not attrs.get("activation"):
+        return None
+    act = get(attrs["activation"])
+    return act.name, act.full_attrs(dict(attrs["activation_attrs"]))
+
+
+def _with_activation(infer: InferFn, reference: RefFn) -> tuple[InferFn, RefFn]:
+    def fused_infer(types, attrs):
+        act = attrs["activation"]
+        if act and act not in FUSABLE_ACTIVATIONS:
+            raise InferError(f"'{act}' cannot be a fused activation (one of {', '.join(FUSABLE_ACTIVATIONS)})")
+        if act:
+            activation_of(attrs)  # checks the activation's attributes
+        return infer(types, attrs)
+
+    def fused_reference(xs, attrs):
+        ys = reference(xs, attrs)
+        act = activation_of(attrs)
+        return ys if act is None else get(act[0]).reference(ys, act[1])
+
+    return fused_infer, fused_reference
 
 
 def get(name: str) -> OpDef:
