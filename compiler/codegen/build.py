@@ -20,8 +20,8 @@ from .. import __version__
 from ..errors import LoweringError
 from ..ir.graph import Graph
 from ..ir.printer import format_graph
-from ..ir.stats import model_stats
-from ..util.atomic import atomic_directory
+from ..ir.stats import model_stats, tensor_specs
+from ..util.atomic import atomic_directory, check_replaceable
 from .lower import to_relax
 
 LIBRARY = "model.so"
@@ -37,15 +37,12 @@ class BuildResult:
     seconds: float
 
 
-def tensor_specs(graph: Graph, names: list[str]) -> list[dict[str, Any]]:
-    return [{"name": n, "shape": list(graph.types[n].shape), "dtype": graph.types[n].dtype} for n in names]
-
-
 def compile_graph(graph: Graph, out_dir: str | Path, target: str = "host", passes: list[dict] | None = None,
                   source: str | None = None) -> BuildResult:
     from targets import get_target
 
     spec = get_target(target)
+    check_replaceable(out_dir, MANIFEST)  # refuse a bad output path before the slow part
     start = time.perf_counter()
     mod = to_relax(graph)
     tvm_target = tvm.target.Target(spec.tvm, host=spec.host) if spec.host else tvm.target.Target(spec.tvm)

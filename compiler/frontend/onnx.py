@@ -126,6 +126,10 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike,
     for inp in g.input:
         if inp.name in initializers:
             continue  # old-style models list their weights as inputs too
+        if not inp.type.HasField("tensor_type"):
+            kind = inp.type.WhichOneof("value") or "untyped"
+            raise FrontendError(f"input '{inp.name}' is a {kind.replace('_type', '')} value; "
+                                "edgec compiles models whose inputs are tensors")
         names[inp.name] = builder.input(inp.name, _input_shape(inp, shapes.get(inp.name), ctx),
                                         _onnx_dtype(inp.type.tensor_type.elem_type, f"input '{inp.name}'"))
 

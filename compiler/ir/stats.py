@@ -8,6 +8,11 @@ from .graph import Graph
 from .ops import get
 
 
+def tensor_specs(graph: Graph, names: list[str]) -> list[dict[str, Any]]:
+    """Name, shape and dtype of values, as the manifest and ``inspect --json`` list them."""
+    return [{"name": n, "shape": list(graph.types[n].shape), "dtype": graph.types[n].dtype} for n in names]
+
+
 def node_macs(graph: Graph, node) -> int:
     opdef = get(node.op)
     if opdef.macs is None:

@@ -29,6 +29,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def check_replaceable(path: str | os.PathLike, marker: str = "manifest.json") -> None:
+    """Refuse an output path that holds anything but an earlier output (checked before any work)."""
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (path / marker).exists()):
+        what = "a file" if path.is_file() else "a directory that is not an edgec artifact"
+        raise EdgecError(f"output {path} exists and is {what}; choose another -o path (nothing was written)")
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, marker: str = "manifest.json") -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only if the block succeeds.
@@ -37,9 +45,7 @@ def atomic_directory(path: str | os.PathLike, marker: str = "manifest.json") -> 
     output); anything else the user has there is refused, never deleted.
     """
     path = Path(path)
-    if path.exists() and not (path.is_dir() and (path / marker).exists()):
-        what = "a file" if path.is_file() else "a directory that is not an edgec artifact"
-        raise EdgecError(f"output {path} exists and is {what}; choose another -o path (nothing was written)")
+    check_replaceable(path, marker)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:

@@ -25,6 +25,7 @@ class ExportContext:
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     _names: set[str] = field(default_factory=set)
+    _node_names: set[str] = field(default_factory=set)
 
     def fresh(self, hint: str) -> str:
         name, i = hint, 0
@@ -41,7 +42,14 @@ class ExportContext:
         return name
 
     def add(self, op_type: str, inputs: list[str], outputs: list[str], name: str = "", **attrs: Any) -> None:
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=name or outputs[0], **attrs))
+        """Append a node; node names are made unique (one IR node may become several ONNX nodes)."""
+        base = name = name or outputs[0]
+        i = 0
+        while name in self._node_names:
+            i += 1
+            name = f"{base}_{i}"
+        self._node_names.add(name)
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=name, **attrs))
 
 
 Rule = Callable[[ExportContext, Node, dict[str, Any]], None]

@@ -9,7 +9,7 @@ from ..context import converter
 
 _UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Sqrt": "sqrt", "Neg": "neg",
           "Abs": "abs", "HardSwish": "hard_swish", "Identity": "identity"}
-_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow"}
+_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
 _VARIADIC = {"Sum": "sum", "Max": "maximum", "Min": "minimum"}
 
 
@@ -23,6 +23,18 @@ def binary(ctx, node, ins, attrs):
     if ctx.opset < 7 and attrs.get("broadcast"):
         raise ctx.error("legacy (opset < 7) broadcast attribute is not supported")
     return [ctx.emit(_BINARY[node.op_type], ins[:2])]
+
+
+@converter("Pow")
+def pow_(ctx, node, ins, attrs):
+    """ONNX lets the exponent's dtype differ from the base's, and allows integer bases: compute
+    in float64 then (the exact result for the integer ranges models use) and cast back."""
+    base, exponent = ins[:2]
+    dtype = ctx.type(base).dtype
+    if dtype == ctx.type(exponent).dtype and dtype.startswith("float"):
+        return [ctx.emit("pow", [base, exponent])]
+    wide = [ctx.emit("cast", [v], {"to": "float64"}) for v in (base, exponent)]
+    return [ctx.emit("cast", [ctx.emit("pow", wide)], {"to": dtype})]
 
 
 @converter(*_VARIADIC)
@@ -82,6 +94,10 @@ def cast(ctx, node, ins, attrs):
 @converter("Dropout")
 def dropout(ctx, node, ins, attrs):
     """Inference mode: the data passes through; the optional mask is all ones."""
+    if ctx.opset < 7 and not attrs.get("is_test", 0):
+        raise ctx.error("is in training mode (is_test=0); edgec compiles inference graphs")
+    if len(ins) > 2 and ins[2] is not None and ctx.const(ins[2], "training_mode").any():
+        raise ctx.error("is in training mode (training_mode is true); edgec compiles inference graphs")
     y = ctx.emit("identity", [ins[0]])
     if len(node.output) > 1 and node.output[1]:
         return [y, ctx.add_const(np.ones(ctx.type(ins[0]).shape, dtype=bool), node.output[1])]

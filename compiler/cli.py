@@ -1,0 +1,287 @@
+"""The ``edgec`` command line: compile, run, bench, inspect, targets.
+
+``main`` turns every failure into an exit code and one line on stderr: 0 ok, 1 for an
+``EdgecError`` (the message names the file, node or tensor) or an unexpected crash, 2 for
+usage errors, 130 for Ctrl-C. ``--debug`` re-raises instead, to show the traceback. TVM is
+imported only by the commands that compile or execute, so ``--help`` and ``inspect`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from . import __version__
+from . import cli_format as fmt
+from .cli_run import cmd_bench, cmd_run
+from .errors import EdgecError, UsageError
+
+if TYPE_CHECKING:
+    from .ir.graph import Graph
+
+
+# -- commands -------------------------------------------------------------------------------
+def import_model(path: str, shape_specs: Sequence[str]) -> Graph:
+    """ONNX file -> verified IR graph; import notices go to stderr, one line each."""
+    from .frontend.onnx import import_onnx, parse_input_shapes
+
+    notices: list[str] = []
+    graph = import_onnx(path, input_shapes=parse_input_shapes(shape_specs), notices=notices)
+    for message in notices:
+        fmt.note(message)
+    return graph
+
+
+def compress_options(args: argparse.Namespace, merge: bool):
+    from .pipeline import CompressOptions
+
+    passes = [p for p in args.passes.split(",") if p] if args.passes else None
+    return CompressOptions(merge=merge, passes=passes, verify_each=bool(args.debug), dump_dir=args.dump_ir)
+
+
+def list_passes() -> int:
+    from .passes import MERGE_PIPELINE
+
+    print(fmt.table(["pass", "what it does"], [(p.name, p.doc) for p in MERGE_PIPELINE]))
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    if args.passes == "list":
+        return list_passes()
+    from .codegen.build import compile_graph
+    from .pipeline import compress
+    from .util.atomic import check_replaceable
+
+    start = time.perf_counter()
+    check_replaceable(args.output)
+    compressed = compress(import_model(args.model, args.input_shape), compress_options(args, not args.no_merge))
+    result = compile_graph(compressed.graph, args.output, args.target, passes=compressed.report(), source=args.model)
+    m = result.manifest
+    print(f"compiled {args.model} -> {result.path} (target {args.target}) in {time.perf_counter() - start:.2f} s")
+    print(f"  inputs:  {', '.join(fmt.spec(t) for t in m['inputs'])}")
+    print(f"  outputs: {', '.join(fmt.spec(t) for t in m['outputs'])}")
+    print(f"  params:  {fmt.count(m['params'])} ({fmt.size(m['param_bytes'])})   MACs: {fmt.count(m['macs'])}")
+    if args.report:
+        print_pass_report(compressed)
+    return 0
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    if args.passes == "list":
+        return list_passes()
+    if not (args.merge or args.passes):
+        raise UsageError("nothing to do: choose a compression (--merge, or --passes P1,P2)")
+    if not args.output.endswith(".onnx"):
+        raise UsageError(f"-o {args.output}: the compressed model is written as ONNX; name it *.onnx")
+    from .export import save_onnx
+    from .pipeline import compress
+
+    if os.path.exists(args.output) and os.path.samefile(args.output, args.model):
+        raise UsageError(f"-o {args.output} is the input model; edgec never overwrites its input")
+    check_replaceable_file(args.output)
+    compressed = compress(import_model(args.model, args.input_shape), compress_options(args, args.merge))
+    save_onnx(compressed.graph, args.output)
+    before, after = compressed.original, compressed.graph
+    print(f"wrote {args.output}: {len(before.nodes)} -> {len(after.nodes)} nodes, "
+          f"{fmt.size(before.param_bytes())} -> {fmt.size(after.param_bytes())} of parameters")
+    if args.report:
+        print_pass_report(compressed)
+    return 0
+
+
+def check_replaceable_file(path: str) -> None:
+    """An existing -o file is replaced only if it is an ONNX model (an earlier output)."""
+    if os.path.isdir(path):
+        raise EdgecError(f"output {path} is a directory; give a file name ending in .onnx")
+
+
+def print_pass_report(compressed) -> None:
+    rows = [(r.name, f"{r.nodes_before} -> {r.nodes_after}", fmt.size(r.param_bytes_after),
+             ", ".join(f"{k}={v}" for k, v in r.changes.items() if v) or "-") for r in compressed.records]
+    print("\npasses:")
+    print(fmt.table(["pass", "nodes", "params after", "changes"], rows))
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .ir.printer import format_graph
+    from .ir.stats import model_stats, tensor_specs
+
+    graph = import_model(args.model, args.input_shape)
+    stats = model_stats(graph)
+    report = {"model": args.model, "name": graph.name, "inputs": tensor_specs(graph, graph.inputs),
+              "outputs": tensor_specs(graph, graph.outputs), **stats}
+    if args.json:
+        if args.ir:
+            report["ir"] = format_graph(graph)
+        print(json.dumps(report))
+    elif args.ir:
+        print(format_graph(graph), end="")
+    else:
+        print_inspect(report)
+    return 0
+
+
+def print_inspect(report: dict[str, Any]) -> None:
+    print(f"model {report['model']} (graph '{report['name']}')")
+    print(f"  inputs:  {', '.join(fmt.spec(t) for t in report['inputs'])}")
+    print(f"  outputs: {', '.join(fmt.spec(t) for t in report['outputs'])}\n")
+    rows = [(layer["name"], layer["op"], "x".join(map(str, layer["output_shape"])) or "scalar",
+             f"{layer['params']:,}", f"{layer['macs']:,}") for layer in report["layers"]]
+    print(fmt.table(["layer", "op", "output", "params", "MACs"], rows, right=[3, 4]))
+    print(f"\ntotal: {report['macs']:,} MACs ({fmt.count(report['macs'])}), {report['params']:,} params "
+          f"({fmt.size(report['param_bytes'])})")
+    print("ops:   " + ", ".join(f"{op} x{n}" for op, n in report["op_counts"].items()))
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from targets import TARGETS
+
+    rows = [(t.name, "yes" if t.runs_on_host else "no", t.description) for t in TARGETS.values()]
+    print(fmt.table(["target", "runs here", "description"], rows))
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+def _count_arg(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for dist in ("apache-tvm", "onnx"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            pass
+    return f"edgec {__version__}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgec", description="Compile ONNX models to small, fast code with Apache TVM, then run and "
+                                  "benchmark them.",
+        epilog="exit codes: 0 ok, 1 error (one line on stderr), 2 usage error, 130 interrupted. "
+               "Run 'edgec COMMAND --help' for each command.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=_version())
+    # Sub-commands accept --debug too; SUPPRESS keeps them from resetting the global one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+    shapes = argparse.ArgumentParser(add_help=False)
+    shapes.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
+                        help="fix the shape of an input with symbolic dimensions (repeatable)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    passes = argparse.ArgumentParser(add_help=False)
+    passes.add_argument("--passes", metavar="P1,P2|list",
+                        help="run exactly these passes, in this order ('list' or 'edgec passes' prints them)")
+    passes.add_argument("--report", action="store_true", help="print what each pass changed")
+    passes.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass to DIR/NNN_<pass>.ir")
+
+    p = sub.add_parser("compile", parents=[common, shapes, passes], help="compile an ONNX model into an artifact directory",
+                       description="Import MODEL.onnx, compile it with TVM for TARGET and write the artifact "
+                                   "directory OUT (model.so, manifest.json, model.ir). An existing OUT is replaced "
+                                   "only if it is an earlier edgec artifact and the new build succeeds.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="artifact directory to write")
+    p.add_argument("--target", default="host", help="target name (see 'edgec targets'; default: host)")
+    p.add_argument("--no-merge", action="store_true", help="skip the layer-merging passes")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("compress", parents=[common, shapes, passes],
+                       help="compress an ONNX model and save the result as ONNX",
+                       description="Import MODEL.onnx, run the chosen compression passes and write the compressed "
+                                   "model to OUT.onnx (view it in Netron, run it in any ONNX runtime).")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="ONNX file to write")
+    p.add_argument("--merge", action="store_true", help="layer merging: fold batch norms, fuse, simplify")
+    p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("run", parents=[common], help="run a compiled artifact on .npy inputs",
+                       description="Run artifact OUT once and print each output's shape, dtype and first values.")
+    p.add_argument("artifact", metavar="OUT", help="artifact directory from 'edgec compile'")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="an input array (repeatable); NAME= may be left out when the model has one input")
+    p.add_argument("--output", metavar="FILE.npz", help="also save all outputs to FILE.npz")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", parents=[common], help="measure the latency of a compiled artifact",
+                       description="Run artifact OUT on random inputs and report latency statistics.")
+    p.add_argument("artifact", metavar="OUT", help="artifact directory from 'edgec compile'")
+    p.add_argument("--repeat", type=_count_arg(1), default=50, metavar="N", help="timed runs (default 50)")
+    p.add_argument("--warmup", type=_count_arg(0), default=5, metavar="N", help="untimed runs first (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("inspect", parents=[common, shapes], help="show an ONNX model's layers, parameters and MACs",
+                       description="Import MODEL.onnx and print its layers with parameters and MACs.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--ir", action="store_true", help="print the edgec IR text instead of the layer table")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with 'ir' if --ir is given)")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("passes", parents=[common], help="list the compression passes",
+                       description="List the graph passes, in the order the default pipeline runs them.")
+    p.set_defaults(func=lambda args: list_passes())
+
+    p = sub.add_parser("targets", parents=[common], help="list the targets edgec compiles for",
+                       description="List the targets edgec knows.")
+    p.set_defaults(func=cmd_targets)
+    return parser
+
+
+# -- entry point ----------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and argparse's usage errors (code 2)
+        return int(exit_.code or 0)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("edgec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `edgec inspect big.onnx | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except EdgecError as err:
+        if args.debug:
+            raise
+        _error(str(err))
+        return 2 if isinstance(err, UsageError) else 1
+    except Exception as err:
+        if args.debug:
+            raise
+        _error(f"internal error: {type(err).__name__}: {_one_line(str(err))[:300]} "
+               "(this is a bug in edgec; rerun with --debug for the traceback)")
+        return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _error(message: str) -> None:
+    print(f"edgec: error: {_one_line(message)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

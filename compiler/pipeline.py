@@ -1,0 +1,61 @@
+"""The whole compiler, top to bottom: import -> compression passes -> TVM build.
+
+The CLI and the Python API both go through here, so ``edgec compile`` and
+``compile_model(...)`` do exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .ir.graph import Graph
+from .passes import PipelineResult, run_passes, select_passes
+
+
+@dataclass
+class CompressOptions:
+    merge: bool = True                    # run the layer-merging pipeline
+    passes: Sequence[str] | None = None   # an explicit pass list instead of the default pipeline
+    verify_each: bool = False             # verify the IR after every pass (tests, --debug)
+    dump_dir: str | Path | None = None    # write NNN_<pass>.ir files here
+
+
+@dataclass
+class Compressed:
+    graph: Graph
+    original: Graph
+    records: list = field(default_factory=list)
+
+    def report(self) -> list[dict]:
+        return [r.as_dict() for r in self.records]
+
+
+def load(model: str | Path, input_shapes: Mapping[str, Sequence[int]] | None = None,
+         notices: list[str] | None = None) -> Graph:
+    from .frontend.onnx import import_onnx
+
+    return import_onnx(model, input_shapes=input_shapes, notices=notices)
+
+
+def compress(graph: Graph, options: CompressOptions | None = None) -> Compressed:
+    """Run the selected graph passes; the input graph is left as it was."""
+    options = options or CompressOptions()
+    passes = select_passes(options.passes) if (options.merge or options.passes) else []
+    if not passes:
+        return Compressed(graph, graph)
+    result: PipelineResult = run_passes(graph, passes, verify_each=options.verify_each, dump_dir=options.dump_dir)
+    return Compressed(result.graph, graph, result.records)
+
+
+def compile_model(model: str | Path, out_dir: str | Path, target: str = "host",
+                  options: CompressOptions | None = None,
+                  input_shapes: Mapping[str, Sequence[int]] | None = None, notices: list[str] | None = None):
+    """ONNX file -> artifact directory; returns the codegen's ``BuildResult``."""
+    from .codegen.build import compile_graph
+    from .util.atomic import check_replaceable
+
+    check_replaceable(out_dir)  # refuse a bad -o before any work
+    compressed = compress(load(model, input_shapes, notices), options)
+    return compile_graph(compressed.graph, out_dir, target, passes=compressed.report(), source=str(model))
