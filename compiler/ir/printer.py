@@ -25,7 +25,7 @@ def _attr(value) -> str:
 def format_node(graph: Graph, node: Node) -> str:
     outs = ", ".join(f"%{o}: {graph.types[o]}" for o in node.outputs)
     args = ", ".join(f"%{i}" for i in node.inputs)
-    attrs = ", ".join(f"{k}={_attr(v)}" for k, v in sorted(node.attrs.items()) if v != ())
+    attrs = ", ".join(f"{k}={_attr(v)}" for k, v in sorted(node.attrs.items()) if v != () and v is not None)
     return f"{outs} = {node.op}({args})" + (f" {{{attrs}}}" if attrs else "")
 
 

@@ -46,7 +46,14 @@ class TensorType:
     def __str__(self) -> str:
         short = {"float32": "f32", "float16": "f16", "float64": "f64", "int8": "i8", "uint8": "u8",
                  "int16": "i16", "int32": "i32", "int64": "i64", "bool": "bool"}[self.dtype]
-        return f"{short}[{','.join(str(d) for d in self.shape)}]"
+        text = f"{short}[{','.join(str(d) for d in self.shape)}]"
+        if self.quant is not None:
+            q = self.quant
+            if q.axis is None:
+                text += f"{{scale={q.scale[0]:.6g}, zp={q.zero_point[0]}}}"
+            else:
+                text += f"{{per-channel axis={q.axis}}}"
+        return text
 
     @staticmethod
     def of(array: np.ndarray) -> "TensorType":

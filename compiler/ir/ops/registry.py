@@ -123,6 +123,11 @@ def normalize_attr(value: Any) -> Any:
     return value
 
 
+# Ops that only move or select values: a quantized input's scale and zero point carry over.
+QUANT_PASSTHROUGH = frozenset({"identity", "reshape", "transpose", "slice", "split", "pad", "gather", "concat",
+                               "broadcast_to", "tile", "max_pool", "global_max_pool"})
+
+
 def infer_types(op: str, in_types: Sequence[TensorType], attrs: dict[str, Any]) -> list[TensorType]:
     """Check arity and attributes of ``op`` and return its output types."""
     opdef = get(op)
@@ -131,7 +136,14 @@ def infer_types(op: str, in_types: Sequence[TensorType], attrs: dict[str, Any]) 
         want = (str(opdef.min_inputs) if opdef.min_inputs == opdef.max_inputs
                 else f"{opdef.min_inputs}..{opdef.max_inputs if opdef.max_inputs is not None else 'n'}")
         raise InferError(f"op '{op}' takes {want} inputs, got {n}")
-    return list(opdef.infer(list(in_types), opdef.full_attrs(attrs)))
+    out = list(opdef.infer(list(in_types), opdef.full_attrs(attrs)))
+    quant = in_types[0].quant if in_types else None
+    if op in QUANT_PASSTHROUGH and quant is not None and quant.axis is None:
+        if op == "concat" and any(t.quant != quant for t in in_types):
+            raise InferError("concat of quantized tensors needs one scale and zero point for all inputs "
+                             "(requantize them first)")
+        out = [TensorType(t.shape, t.dtype, quant) if t.dtype == in_types[0].dtype else t for t in out]
+    return out
 
 
 # -- helpers shared by op definitions -----------------------------------------------------

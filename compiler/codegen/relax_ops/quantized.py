@@ -1,0 +1,176 @@
+"""Lowering of the quantized ops to integer Relax compute.
+
+Everything follows ``compiler/ir/ops/fixed_point.py`` exactly: int32 accumulation, then the
+int64 round-half-away-from-zero requantize, zero point, clamp and narrowing, so TVM's
+kernels give the same integers as the numpy reference. Per-channel constants (multipliers,
+shifts, rounding halves, zero-point corrections) are computed here with numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tvm import relax
+from tvm.relax import op as R
+
+from ...ir.ops.fixed_point import dtype_range
+from ...ir.ops.nn import spatial_attrs
+from ...ir.ops.pooling import avg_pool_divisor, pool_window
+from ...ir.ops.quantized import clamp_range
+from ...ir.types import TensorType
+from .nn import _CONV, spatial_rank
+from .registry import LowerContext, lowering
+
+
+def const(value, dtype: str) -> relax.Constant:
+    return relax.const(np.asarray(value, dtype=dtype), dtype)
+
+
+def rounding_shift(ctx: LowerContext, p: relax.Expr, shift: np.ndarray) -> relax.Expr:
+    """round_half_away_from_zero(p / 2^shift) on int64 ``p``; ``shift`` broadcasts against it."""
+    shift = np.asarray(shift, dtype=np.int64)
+    half = np.left_shift(np.int64(1), shift - 1)
+    magnitude = ctx.emit(R.right_shift(R.add(R.abs(p), const(half, "int64")), const(shift, "int64")))
+    return ctx.emit(R.where(R.less(p, const(0, "int64")), R.negative(magnitude), magnitude))
+
+
+def requantize(ctx: LowerContext, acc: relax.Expr, mult: np.ndarray, shift: np.ndarray) -> relax.Expr:
+    """round_half_away_from_zero(acc * mult / 2^shift), acc of any integer dtype, result int64."""
+    p = ctx.emit(R.multiply(R.astype(acc, "int64"), const(mult, "int64")))
+    return rounding_shift(ctx, p, shift)
+
+
+def finish(ctx: LowerContext, y: relax.Expr, attrs: dict) -> relax.Expr:
+    """+ out_zp, clamp (dtype range and fused activation), narrow to the output dtype."""
+    lo, hi = clamp_range(attrs)
+    y = ctx.emit(R.add(y, const(attrs["out_zp"], "int64")))
+    y = ctx.emit(R.minimum(R.maximum(y, const(lo, "int64")), const(hi, "int64")))
+    return R.astype(y, attrs["out_dtype"])
+
+
+def channel_params(ctx: LowerContext, node, rank: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The node's mult and shift constants, shaped to broadcast along ``axis`` of a rank-``rank`` tensor."""
+    shape = [1] * rank
+    shape[axis] = -1
+    mult, shift = (ctx.constant(name) for name in node.inputs[-2:])
+    if mult is None or shift is None:
+        raise ValueError("mult and shift must be constants")
+    return mult.astype(np.int64).reshape(shape), shift.astype(np.int64).reshape(shape)
+
+
+# -- quantize / dequantize / requantize -----------------------------------------------------
+@lowering("quantize")
+def quantize(ctx, node, args, attrs):
+    dtype = ctx.type(node.inputs[0]).dtype
+    lo, hi = clamp_range(attrs)
+    q = ctx.emit(R.round(R.divide(args[0], const(attrs["out_scale"], dtype))))  # ties to even
+    q = ctx.emit(R.add(q, const(attrs["out_zp"], dtype)))
+    q = ctx.emit(R.minimum(R.maximum(q, const(lo, dtype)), const(hi, dtype)))
+    return R.astype(q, attrs["out_dtype"])
+
+
+@lowering("dequantize")
+def dequantize(ctx, node, args, attrs):
+    centered = ctx.emit(R.subtract(R.astype(args[0], "int32"), const(attrs["zero_point"], "int32")))
+    return R.multiply(R.astype(centered, "float32"), const(attrs["scale"], "float32"))
+
+
+@lowering("requantize")
+def requantize_(ctx, node, args, attrs):
+    centered = ctx.emit(R.subtract(R.astype(args[0], "int64"), const(attrs["in_zp"], "int64")))
+    return finish(ctx, requantize(ctx, centered, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
+
+
+# -- layers ---------------------------------------------------------------------------------
+def _zero_point_correction(w: np.ndarray, x_zp: int) -> np.ndarray:
+    """x_zp * sum(w[m]) per output channel: conv(x, w) - this == conv(x - x_zp, w)."""
+    return (x_zp * w.reshape(w.shape[0], -1).astype(np.int64).sum(axis=1)).astype(np.int32)
+
+
+def _bias_minus_correction(ctx: LowerContext, node, x_zp: int) -> np.ndarray:
+    w = ctx.constant(node.inputs[1])
+    bias = ctx.constant(node.inputs[2]) if len(node.inputs) == 5 else np.zeros(w.shape[0], np.int32)
+    if w is None or bias is None:
+        raise ValueError("quantized weights and bias must be constants")
+    return bias.astype(np.int64) - _zero_point_correction(w, x_zp)
+
+
+@lowering("qconv")
+def qconv(ctx, node, args, attrs):
+    """Pad with the input zero point (padding means real zero), int8 conv into int32, subtract
+    the zero-point correction folded into the bias, requantize per output channel."""
+    x = ctx.type(node.inputs[0])
+    nd = spatial_rank(ctx, node, _CONV)
+    strides, pads, dilations = spatial_attrs(attrs, nd)
+    data = args[0]
+    if any(pads):
+        width = [0, 0, 0, 0] + [p for i in range(nd) for p in (pads[i], pads[nd + i])]
+        data = ctx.emit(R.nn.pad(data, width, pad_value=float(attrs["x_zp"])))
+    if x.dtype != "int8":  # int8 x int8 -> int32 is what the kernels take; widen anything else
+        data = ctx.emit(R.astype(data, "int32"))
+        weight = R.astype(args[1], "int32")
+    else:
+        weight = args[1]
+    acc = ctx.emit(_CONV[nd](data, weight, strides=strides, padding=[0] * (2 * nd), dilation=dilations,
+                             groups=attrs["groups"], out_dtype="int32"))
+    shape = (-1,) + (1,) * nd
+    offset = _bias_minus_correction(ctx, node, attrs["x_zp"]).reshape(shape)
+    acc = ctx.emit(R.add(R.astype(acc, "int64"), const(offset, "int64")))
+    mult, shift = channel_params(ctx, node, x.rank, 1)
+    return finish(ctx, requantize(ctx, acc, mult, shift), attrs)
+
+
+@lowering("qdense")
+def qdense(ctx, node, args, attrs):
+    x = ctx.type(node.inputs[0])
+    w = ctx.constant(node.inputs[1])
+    weight_t = const(np.ascontiguousarray(w.T), "int8") if x.dtype == "int8" else const(w.T, "int32")
+    data = args[0] if x.dtype == "int8" else ctx.emit(R.astype(args[0], "int32"))
+    acc = ctx.emit(R.matmul(data, weight_t, out_dtype="int32"))
+    acc = ctx.emit(R.add(R.astype(acc, "int64"), const(_bias_minus_correction(ctx, node, attrs["x_zp"]), "int64")))
+    mult, shift = channel_params(ctx, node, x.rank, x.rank - 1)
+    return finish(ctx, requantize(ctx, acc, mult, shift), attrs)
+
+
+# -- elementwise ----------------------------------------------------------------------------
+def _centered(ctx: LowerContext, arg: relax.Expr, zp: int) -> relax.Expr:
+    return ctx.emit(R.subtract(R.astype(arg, "int64"), const(zp, "int64")))
+
+
+@lowering("qadd")
+def qadd(ctx, node, args, attrs):
+    a = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), const(attrs["a_mult"], "int64")))
+    b = ctx.emit(R.multiply(_centered(ctx, args[1], attrs["b_zp"]), const(attrs["b_mult"], "int64")))
+    return finish(ctx, rounding_shift(ctx, ctx.emit(R.add(a, b)), np.int64(attrs["shift"])), attrs)
+
+
+@lowering("qmul")
+def qmul(ctx, node, args, attrs):
+    product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), _centered(ctx, args[1], attrs["b_zp"])))
+    return finish(ctx, requantize(ctx, product, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
+
+
+@lowering("lut")
+def lut(ctx, node, args, attrs):
+    offset = -dtype_range(ctx.type(node.inputs[0]).dtype)[0]
+    index = ctx.emit(R.add(R.astype(args[0], "int32"), const(offset, "int32")))
+    return R.take(args[1], index, axis=0)
+
+
+# -- pooling --------------------------------------------------------------------------------
+@lowering("qavg_pool")
+def qavg_pool(ctx, node, args, attrs):
+    """Window sums of (q - zp) by a depthwise int32 conv with a kernel of ones (exact), then a
+    rounded division by each window's element count."""
+    x = ctx.type(node.inputs[0])
+    nd = spatial_rank(ctx, node, _CONV)
+    w = pool_window(TensorType(x.shape, "float32"), attrs)
+    centered = ctx.emit(R.astype(_centered(ctx, args[0], attrs["out_zp"]), "int32"))
+    channels = x.shape[1]
+    ones = const(np.ones((channels, 1, *w.kernel)), "int32")
+    total = ctx.emit(_CONV[nd](centered, ones, strides=w.strides, padding=w.pads[:nd] + w.end_pads(x.shape[2:]),
+                               dilation=w.dilations, groups=channels, out_dtype="int32"))
+    divisor = avg_pool_divisor(x.shape[2:], w, bool(attrs["count_include_pad"])).astype(np.int64)
+    total = ctx.emit(R.astype(total, "int64"))
+    magnitude = ctx.emit(R.floor_divide(R.add(R.abs(total), const(divisor // 2, "int64")), const(divisor, "int64")))
+    y = ctx.emit(R.where(R.less(total, const(0, "int64")), R.negative(magnitude), magnitude))
+    return finish(ctx, y, attrs)
