@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from .ir.graph import Graph
 from .passes import PipelineResult, run_passes, select_passes
+from .quant.ptq import QuantOptions
 
 
 @dataclass
@@ -20,6 +21,7 @@ class CompressOptions:
     passes: Sequence[str] | None = None   # an explicit pass list instead of the default pipeline
     verify_each: bool = False             # verify the IR after every pass (tests, --debug)
     dump_dir: str | Path | None = None    # write NNN_<pass>.ir files here
+    quantize: QuantOptions | None = None  # post-training integer quantization after merging
 
 
 @dataclass
@@ -27,9 +29,16 @@ class Compressed:
     graph: Graph
     original: Graph
     records: list = field(default_factory=list)
+    quant_report: dict | None = None
 
     def report(self) -> list[dict]:
-        return [r.as_dict() for r in self.records]
+        passes = [r.as_dict() for r in self.records]
+        if self.quant_report is not None:
+            q = self.quant_report
+            passes.append({"pass": f"quantize-{q['dtype']}", "changes": q["op_counts"],
+                           "param_bytes": [q["param_bytes_before"], q["param_bytes_after"]],
+                           "output_sqnr_db": q["output_sqnr_db"]})
+        return passes
 
 
 def load(model: str | Path, input_shapes: Mapping[str, Sequence[int]] | None = None,
@@ -43,10 +52,19 @@ def compress(graph: Graph, options: CompressOptions | None = None) -> Compressed
     """Run the selected graph passes; the input graph is left as it was."""
     options = options or CompressOptions()
     passes = select_passes(options.passes) if (options.merge or options.passes) else []
-    if not passes:
-        return Compressed(graph, graph)
-    result: PipelineResult = run_passes(graph, passes, verify_each=options.verify_each, dump_dir=options.dump_dir)
-    return Compressed(result.graph, graph, result.records)
+    result = PipelineResult(graph)
+    if passes:
+        result = run_passes(graph, passes, verify_each=options.verify_each, dump_dir=options.dump_dir)
+    if options.quantize is None:
+        return Compressed(result.graph, graph, result.records)
+    from .quant.ptq import post_training_quantize
+
+    quantized = post_training_quantize(result.graph, options.quantize)
+    if options.verify_each:
+        from .ir.verify import verify
+
+        verify(quantized.graph)
+    return Compressed(quantized.graph, graph, result.records, quantized.report)
 
 
 def compile_model(model: str | Path, out_dir: str | Path, target: str = "host",

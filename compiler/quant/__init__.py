@@ -1,0 +1,1 @@
+"""Integer post-training quantization: calibration data, activation statistics and range selection."""
