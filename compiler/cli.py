@@ -38,9 +38,19 @@ def import_model(path: str, shape_specs: Sequence[str]) -> Graph:
 
 def compress_options(args: argparse.Namespace, merge: bool):
     from .pipeline import CompressOptions
+    from .quant.ptq import QuantOptions
 
     passes = [p for p in args.passes.split(",") if p] if args.passes else None
-    return CompressOptions(merge=merge, passes=passes, verify_each=bool(args.debug), dump_dir=args.dump_ir)
+    quant = None
+    if args.quantize:
+        keep = tuple(k for k in (args.keep_float or "").split(",") if k)
+        quant = QuantOptions(dtype=args.quantize, calib=args.calib, method=args.calib_method, keep_float=keep,
+                             limit=args.calib_limit, sqnr_target_db=args.sqnr_target,
+                             bias_correction=args.bias_correction, equalize=args.equalize)
+    elif args.calib or args.keep_float:
+        raise UsageError("--calib and --keep-float only apply with --quantize int8|uint8")
+    return CompressOptions(merge=merge, passes=passes, verify_each=bool(args.debug), dump_dir=args.dump_ir,
+                           quantize=quant)
 
 
 def list_passes() -> int:
@@ -74,8 +84,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_compress(args: argparse.Namespace) -> int:
     if args.passes == "list":
         return list_passes()
-    if not (args.merge or args.passes):
-        raise UsageError("nothing to do: choose a compression (--merge, or --passes P1,P2)")
+    if not (args.merge or args.passes or args.quantize):
+        raise UsageError("nothing to do: choose a compression (--merge, --quantize int8, or --passes P1,P2)")
     if not args.output.endswith(".onnx"):
         raise UsageError(f"-o {args.output}: the compressed model is written as ONNX; name it *.onnx")
     from .export import save_onnx
@@ -103,8 +113,21 @@ def check_replaceable_file(path: str) -> None:
 def print_pass_report(compressed) -> None:
     rows = [(r.name, f"{r.nodes_before} -> {r.nodes_after}", fmt.size(r.param_bytes_after),
              ", ".join(f"{k}={v}" for k, v in r.changes.items() if v) or "-") for r in compressed.records]
-    print("\npasses:")
-    print(fmt.table(["pass", "nodes", "params after", "changes"], rows))
+    if rows:
+        print("\npasses:")
+        print(fmt.table(["pass", "nodes", "params after", "changes"], rows))
+    q = compressed.quant_report
+    if q is None:
+        return
+    print(f"\nquantization ({q['dtype']}, {q['method']} ranges, {q['calibration_samples']} calibration samples):")
+    rows = [(layer["layer"], layer["op"], f"{layer['scale']:.4g}" if layer["scale"] else "-",
+             "-" if layer["sqnr_db"] is None else f"{layer['sqnr_db']:.1f}") for layer in q["layers"]]
+    rows += [(k["layer"], k["op"], "float (kept)", "-") for k in q["kept_float"]]
+    print(fmt.table(["layer", "op", "scale", "SQNR dB"], rows))
+    print(f"weights: {fmt.size(q['weight_bytes_before'])} -> {fmt.size(q['weight_bytes_after'])} "
+          f"({q['weight_bytes_before'] / max(q['weight_bytes_after'], 1):.2f}x smaller); all parameters "
+          f"{fmt.size(q['param_bytes_before'])} -> {fmt.size(q['param_bytes_after'])}")
+    print("output SQNR: " + ", ".join(f"{name} {db:.1f} dB" for name, db in q["output_sqnr_db"].items()))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -194,6 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run exactly these passes, in this order ('list' or 'edgec passes' prints them)")
     passes.add_argument("--report", action="store_true", help="print what each pass changed")
     passes.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass to DIR/NNN_<pass>.ir")
+    passes.add_argument("--quantize", choices=["int8", "uint8"],
+                        help="post-training integer quantization (activations int8 or uint8, weights int8)")
+    passes.add_argument("--calib", metavar="DATA", help="calibration data: FILE.npz (keys = input names), FILE.npy "
+                                                         "(single input), or a folder of them")
+    passes.add_argument("--calib-method", default="minmax", help="activation range method (default minmax)")
+    passes.add_argument("--calib-limit", type=_count_arg(1), default=512, metavar="N",
+                        help="use at most N calibration samples (default 512)")
+    passes.add_argument("--keep-float", metavar="auto|LAYER,...",
+                        help="layers to keep in float; 'auto' keeps the most harmful ones until --sqnr-target is met")
+    passes.add_argument("--sqnr-target", type=float, default=30.0, metavar="DB",
+                        help="output SQNR that --keep-float auto aims for (default 30 dB)")
+    passes.add_argument("--bias-correction", action="store_true", help="correct each layer's mean quantization error")
+    passes.add_argument("--equalize", action="store_true",
+                        help="cross-layer equalization before calibration (depthwise-separable nets)")
 
     p = sub.add_parser("compile", parents=[common, shapes, passes], help="compile an ONNX model into an artifact directory",
                        description="Import MODEL.onnx, compile it with TVM for TARGET and write the artifact "

@@ -10,9 +10,12 @@ from typing import Any
 
 from ..errors import UsageError
 from ..ir.graph import Graph
+from .bias_correction import correct_bias
 from .calibrate import calibrate
+from .equalize import equalize
+from .mixed_precision import choose_keep_float
 from .prepare import split_nonclamp_activations
-from .quantize import QuantConfig, quantize
+from .quantize import QuantConfig, Quantized, quantize
 from .report import sqnr_report
 
 
@@ -21,7 +24,10 @@ class QuantOptions:
     dtype: str = "int8"                  # activations: int8 or uint8 (weights are always int8)
     calib: Any = None                    # calibration data: .npz / .npy / folder / iterable of feeds
     method: str = "minmax"               # activation range method
-    keep_float: tuple[str, ...] = ()     # layers to keep in float
+    keep_float: tuple[str, ...] = ()     # layers to keep in float, or ("auto",) for mixed precision
+    sqnr_target_db: float = 30.0         # what "auto" aims for (output SQNR)
+    bias_correction: bool = False        # correct each layer's mean output error
+    equalize: bool = False               # cross-layer equalization before calibration
     limit: int | None = 512              # at most this many calibration samples
     report_samples: int = 64             # samples used for the SQNR report
 
@@ -48,10 +54,20 @@ def weight_bytes(graph: Graph) -> int:
 
 def post_training_quantize(graph: Graph, options: QuantOptions) -> QuantResult:
     samples = load_samples(graph, options.calib, options.limit)
+    report_samples = samples[:options.report_samples]
     prepared = split_nonclamp_activations(graph)
+    if options.equalize:
+        prepared = equalize(prepared).graph
     ranges = calibrate(prepared, samples, options.method)
-    result = quantize(prepared, ranges, QuantConfig(options.dtype, frozenset(options.keep_float)))
-    sqnr = sqnr_report(prepared, result.graph, result.quantized_of, samples[:options.report_samples])
+    keep, history = list(options.keep_float), None
+    if keep == ["auto"]:
+        keep, history = choose_keep_float(prepared, ranges, report_samples, options.dtype, options.sqnr_target_db)
+    result = quantize(prepared, ranges, QuantConfig(options.dtype, frozenset(keep)))
+    corrected = 0
+    if options.bias_correction:
+        graph_q, corrected = correct_bias(prepared, result.graph, result.quantized_of, samples)
+        result = Quantized(graph_q, result.quantized_of, result.counts)
+    sqnr = sqnr_report(prepared, result.graph, result.quantized_of, report_samples)
     layers = []
     for node in result.graph.nodes:
         if node.op in ("qconv", "qdense", "qadd", "qmul", "lut", "qavg_pool", "concat", "requantize"):
@@ -60,9 +76,10 @@ def post_training_quantize(graph: Graph, options: QuantOptions) -> QuantResult:
                            "scale": node.attrs.get("out_scale"), "zero_point": node.attrs.get("out_zp"),
                            "sqnr_db": sqnr["layers"].get(original)})
     kept = [{"layer": n.name, "op": n.op} for n in prepared.nodes
-            if n.name in options.keep_float or any(o in options.keep_float for o in n.outputs)]
+            if n.name in keep or any(o in keep for o in n.outputs)]
     report = {"dtype": options.dtype, "method": options.method, "calibration_samples": len(samples),
               "param_bytes_before": graph.param_bytes(), "param_bytes_after": result.graph.param_bytes(),
               "weight_bytes_before": weight_bytes(graph), "weight_bytes_after": weight_bytes(result.graph),
-              "output_sqnr_db": sqnr["outputs"], "layers": layers, "kept_float": kept, "op_counts": result.counts}
+              "output_sqnr_db": sqnr["outputs"], "layers": layers, "kept_float": kept, "op_counts": result.counts,
+              "mixed_precision": history, "bias_corrected_layers": corrected, "equalized": options.equalize}
     return QuantResult(result.graph, report)

@@ -1,0 +1,172 @@
+"""Integer quantization, measured: accuracy, size, SQNR against onnxruntime's quantizer, latency.
+
+1. Digits CNN (examples/digits, real handwritten digits): float vs int8 top-1 on the test split,
+   weight bytes, and how often the two agree.
+2. Against a peer in the same run: onnxruntime's ``quantize_static`` (QDQ, per-channel int8
+   weights, int8 activations, MinMax calibration) and edgec (minmax) on the same calibration
+   data, output SQNR of each against its own float model, for the digits CNN and zoo
+   architectures with random weights.
+3. Latency of the TVM builds, int8 over float (same process, same input).
+
+    python -m bench.quantize [--zoo squeezenet,shufflenet] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import version_converter
+
+from bench.common import emit, machine, markdown_table, median_ms
+from compiler.frontend.onnx import import_onnx
+from compiler.ir import interpreter
+from compiler.pipeline import compress
+from compiler.quant.ptq import QuantOptions, post_training_quantize, weight_bytes
+from compiler.quant.report import sqnr_db
+from tests.oracle import run_ort
+
+DIGITS = "examples/digits/digits_cnn.onnx"
+
+
+def sqnr(reference: list[np.ndarray], test: list[np.ndarray]) -> float:
+    ref = np.concatenate([r.reshape(-1) for r in reference]).astype(np.float64)
+    got = np.concatenate([t.reshape(-1) for t in test]).astype(np.float64)
+    return sqnr_db(float(np.sum(ref ** 2)), float(np.sum((ref - got) ** 2)))
+
+
+def ort_quantized(model: onnx.ModelProto, samples: list[dict], tmp: str) -> onnx.ModelProto:
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(samples)
+
+        def get_next(self):
+            return next(self.items, None)
+
+        def rewind(self):
+            self.items = iter(samples)
+
+    src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+    onnx.save(model, src)
+    quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    return onnx.load(dst)
+
+
+def edgec_int8(model: onnx.ModelProto, samples: list[dict], **options):
+    graph = compress(import_onnx(model)).graph
+    return graph, post_training_quantize(graph, QuantOptions(calib=samples, **options))
+
+
+def digits_rows(calib_count: int) -> tuple[dict, dict]:
+    from examples.digits.data import load_split
+
+    xtr, _, xte, yte = load_split()
+    calib = [{"input": xtr[i:i + 1]} for i in range(calib_count)]
+    float_graph, q = edgec_int8(onnx.load(DIGITS), calib)
+    preds = {}
+    for label, graph in (("float", float_graph), ("int8", q.graph)):
+        preds[label] = np.array([int(np.argmax(interpreter.run(graph, {"input": xte[i:i + 1]})["logits"]))
+                                 for i in range(len(xte))])
+    accuracy = {label: float(np.mean(p == yte)) for label, p in preds.items()}
+    row = {"model": "digits_cnn", "test_images": len(xte), "float_top1": accuracy["float"],
+           "int8_top1": accuracy["int8"], "drop_points": 100 * (accuracy["float"] - accuracy["int8"]),
+           "agreement": float(np.mean(preds["float"] == preds["int8"])),
+           "weight_bytes_float": weight_bytes(float_graph), "weight_bytes_int8": weight_bytes(q.graph),
+           "weights_smaller": weight_bytes(float_graph) / weight_bytes(q.graph),
+           "output_sqnr_db": q.report["output_sqnr_db"]}
+    return row, {"graph_float": float_graph, "graph_int8": q.graph, "feed": {"input": xte[:1]}}
+
+
+def peer_row(name: str, model: onnx.ModelProto, calib: list[dict], evaluate: list[dict], tmp: str) -> dict:
+    float_out = [run_ort(model, s)[0] for s in evaluate]
+    ort_model = ort_quantized(model, calib, tmp)
+    ort_out = [run_ort(ort_model, s)[0] for s in evaluate]
+    _, q = edgec_int8(model, calib)
+    ours = [interpreter.run(q.graph, s)[q.graph.outputs[0]] for s in evaluate]
+    return {"model": name, "calibration_samples": len(calib), "eval_samples": len(evaluate),
+            "onnxruntime_sqnr_db": sqnr(float_out, ort_out), "edgec_sqnr_db": sqnr(float_out, ours)}
+
+
+def latency_row(name: str, float_graph, int8_graph, feed, repeat: int) -> dict:
+    import runtime
+    from compiler.codegen.build import compile_graph
+
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, graph in (("float", float_graph), ("int8", int8_graph)):
+            compile_graph(graph, f"{tmp}/{label}")
+            model = runtime.load(f"{tmp}/{label}")
+            times[label] = median_ms(lambda: model.run(feed), repeat, warmup=3)
+    return {"model": name, "float_ms": times["float"], "int8_ms": times["int8"],
+            "int8_over_float": times["int8"] / times["float"]}
+
+
+def zoo_inputs(model: onnx.ModelProto, count: int, seed: int) -> list[dict]:
+    from tests.zoo_models import dummy_feeds
+
+    base = dummy_feeds(model)
+    rng = np.random.default_rng(seed)
+    return [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in base.items()} for _ in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--zoo", default="squeezenet,shufflenet", help="zoo architectures for the peer comparison")
+    parser.add_argument("--calib", type=int, default=256, help="digits calibration images (train split)")
+    parser.add_argument("--zoo-calib", type=int, default=8, help="zoo calibration samples")
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    from examples.digits.data import load_split
+    from tests.zoo_models import LIGHT, randomize_weights
+
+    digits, built = digits_rows(args.calib)
+    xtr, _, xte, _ = load_split()
+    peers = []
+    with tempfile.TemporaryDirectory() as tmp:
+        peers.append(peer_row("digits_cnn", onnx.load(DIGITS), [{"input": xtr[i:i + 1]} for i in range(args.calib)],
+                              [{"input": xte[i:i + 1]} for i in range(100)], tmp))
+        zoo_graphs = {}
+        for name in [z for z in args.zoo.split(",") if z]:
+            model = randomize_weights(onnx.load(LIGHT / f"light_{name}.onnx"))
+            del model.graph.output[1:]  # the probabilities only
+            # onnxruntime's quantizer needs opset >= 11 and its result fails to load from these opset-9
+            # models; both quantizers get the same opset-13 model
+            model = version_converter.convert_version(model, 13)
+            calib, evaluate = zoo_inputs(model, args.zoo_calib, 1), zoo_inputs(model, 4, 2)
+            peers.append(peer_row(name, model, calib, evaluate, tmp))
+            zoo_graphs[name] = (model, calib, evaluate[0])
+    latency = [latency_row("digits_cnn", built["graph_float"], built["graph_int8"], built["feed"], args.repeat)]
+    for name, (model, calib, feed) in list(zoo_graphs.items())[:1]:
+        float_graph, q = edgec_int8(model, calib)
+        latency.append(latency_row(name, float_graph, q.graph, feed, max(3, args.repeat // 10)))
+
+    table = markdown_table(["digits CNN (test split)", "float top-1", "int8 top-1", "drop (points)", "agreement",
+                            "weights float → int8"],
+                           [["edgec", f"{digits['float_top1']:.4f}", f"{digits['int8_top1']:.4f}",
+                             f"{digits['drop_points']:.2f}", f"{digits['agreement']:.4f}",
+                             f"{digits['weight_bytes_float']:,} → {digits['weight_bytes_int8']:,} B "
+                             f"({digits['weights_smaller']:.2f}x)"]])
+    table += "\n\n" + markdown_table(["model", "onnxruntime quantize_static SQNR (dB)", "edgec SQNR (dB)"],
+                                     [[p["model"], f"{p['onnxruntime_sqnr_db']:.1f}", f"{p['edgec_sqnr_db']:.1f}"]
+                                      for p in peers])
+    table += "\n\n" + markdown_table(["model", "TVM float (ms)", "TVM int8 (ms)", "int8 / float"],
+                                     [[r["model"], f"{r['float_ms']:.3f}", f"{r['int8_ms']:.3f}",
+                                       f"{r['int8_over_float']:.2f}"] for r in latency])
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "digits": digits,
+               "peer_sqnr": peers, "latency": latency}
+    emit(results, table, args.json)
+
+
+if __name__ == "__main__":
+    main()
