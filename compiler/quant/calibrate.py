@@ -1,8 +1,8 @@
 """Calibration: run the float graph on sample inputs and record each activation's range.
 
 The reference interpreter computes every value of the graph for each sample; per float
-value, a streaming observer keeps the statistics its range method needs, and the method
-turns them into ``(lo, hi)``.
+value, a streaming observer (``observers.py``) keeps what its range method needs (min/max,
+then a histogram for percentile/entropy/mse), and ``ranges.py`` turns it into ``(lo, hi)``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..ir import interpreter
 from ..ir.graph import Graph
+from .observers import calibrate_ranges
+from .ranges import METHODS
 
 Ranges = dict[str, tuple[float, float]]
 
@@ -24,19 +26,18 @@ def activation_values(graph: Graph) -> list[str]:
     return [n for n in names if graph.types[n].dtype == "float32"]
 
 
-def calibrate(graph: Graph, samples: Iterable[Mapping[str, np.ndarray]], method: str = "minmax") -> Ranges:
+def calibrate(graph: Graph, samples: Iterable[Mapping[str, np.ndarray]], method: str = "minmax",
+              percentile: float = 99.99) -> Ranges:
     """Activation ranges over ``samples`` (each a dict of input arrays) with ``method``."""
+    if method not in METHODS:
+        raise UsageError(f"unknown calibration method '{method}'; choose one of {', '.join(METHODS)}")
     samples = list(samples)
     if not samples:
         raise InputError("the calibration set is empty")
     values = activation_values(graph)
-    lo = {n: np.inf for n in values}
-    hi = {n: -np.inf for n in values}
-    for sample in samples:
+
+    def run(sample):
         env = interpreter.run(graph, sample, keep_all=True)
-        for n in values:
-            lo[n] = min(lo[n], float(env[n].min()))
-            hi[n] = max(hi[n], float(env[n].max()))
-    if method != "minmax":
-        raise InputError(f"unknown calibration method '{method}'")
-    return {n: (lo[n], hi[n]) for n in values}
+        return {name: env[name] for name in values}
+
+    return calibrate_ranges(run, lambda: samples, method, total=len(samples), percentile=percentile)

@@ -1,0 +1,1 @@
+"""Tests of compiler.quant: calibration data, observers and range selection."""

@@ -1,0 +1,1 @@
+"""The digits CNN example: data (``data.load_split``) and training (``train.py``); see README.md."""
