@@ -18,21 +18,13 @@ from ..errors import FrontendError
 from ..ir.builder import GraphBuilder
 from ..ir.ops import InferError, get, infer_types, normalize_attr
 from ..ir.types import TensorType
+from ..util.registry import registrar
 
 Converter = Callable[["ImportContext", onnx.NodeProto, list[str | None], dict[str, Any]], Sequence[str]]
 CONVERTERS: dict[str, Converter] = {}
 
 
-def converter(*op_types: str) -> Callable[[Converter], Converter]:
-    """Register ``fn`` as the converter of the given ONNX op types."""
-
-    def wrap(fn: Converter) -> Converter:
-        for op_type in op_types:
-            assert op_type not in CONVERTERS, f"two converters for {op_type}"
-            CONVERTERS[op_type] = fn
-        return fn
-
-    return wrap
+converter = registrar(CONVERTERS, "converters")  # @converter("OnnxOp", ...)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from tvm import relax
 
 from ...ir.graph import Graph, Node
 from ...ir.types import TensorType
+from ...util.registry import registrar
 
 
 @dataclass
@@ -38,11 +39,4 @@ Rule = Callable[[LowerContext, Node, Sequence[relax.Expr], dict[str, Any]], "rel
 LOWERINGS: dict[str, Rule] = {}
 
 
-def lowering(*ops: str) -> Callable[[Rule], Rule]:
-    def wrap(fn: Rule) -> Rule:
-        for op in ops:
-            assert op not in LOWERINGS, f"two lowerings for {op}"
-            LOWERINGS[op] = fn
-        return fn
-
-    return wrap
+lowering = registrar(LOWERINGS, "lowerings")  # @lowering("ir_op", ...)

@@ -15,6 +15,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ...ir.graph import Graph, Node
+from ...util.registry import registrar
 
 OPSET = 17  # the opset exported models declare; rules write nodes valid in it
 
@@ -56,11 +57,4 @@ Rule = Callable[[ExportContext, Node, dict[str, Any]], None]
 EXPORTERS: dict[str, Rule] = {}
 
 
-def exporter(*ops: str) -> Callable[[Rule], Rule]:
-    def wrap(fn: Rule) -> Rule:
-        for op in ops:
-            assert op not in EXPORTERS, f"two exporters for {op}"
-            EXPORTERS[op] = fn
-        return fn
-
-    return wrap
+exporter = registrar(EXPORTERS, "exporters")  # @exporter("ir_op", ...)
