@@ -38,7 +38,9 @@ def export_onnx(graph: Graph) -> onnx.ModelProto:
         ctx.graph.types[inner] = graph.types[node.outputs[0]]
         EXPORTERS[node.op](ctx, node.copy(outputs=[inner]), attrs)
         EXPORTERS[act[0]](ctx, Node(act[0], [inner], node.outputs, act[1], f"{node.name}/{act[0]}"), act[1])
-    inits = [numpy_helper.from_array(array, name) for name, array in graph.constants.items()] + ctx.initializers
+    used = {name for node in ctx.nodes for name in node.input}
+    inits = [numpy_helper.from_array(array, name) for name, array in graph.constants.items() if name in used]
+    inits += ctx.initializers
     onnx_graph = helper.make_graph(ctx.nodes, graph.name, [_value_info(graph, n) for n in graph.inputs],
                                    [_value_info(graph, n) for n in graph.outputs], inits)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgec")

@@ -152,6 +152,10 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike,
     graph = builder.graph
     graph.remove_unused_constants()
     verify(graph)
+    if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in g.node):
+        from ..passes.fuse_qdq import fuse_qdq  # a pre-quantized (QDQ) model becomes integer IR
+
+        graph = fuse_qdq(graph).graph
     if notices is not None:
         notices.extend(ctx.notices)
     return graph

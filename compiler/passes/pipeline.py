@@ -21,6 +21,7 @@ from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
 from .fold_pad import FoldPad
 from .fuse_activations import FuseActivations
+from .fuse_qdq import FuseQdq
 from .matmul_to_dense import MatmulToDense
 from .merge_linear_chains import MergeLinearChains
 
@@ -38,7 +39,7 @@ MERGE_PIPELINE: list[Pass] = [
     EliminateDeadNodes,
 ]
 
-PASSES: dict[str, Pass] = {p.name: p for p in MERGE_PIPELINE}
+PASSES: dict[str, Pass] = {p.name: p for p in MERGE_PIPELINE + [FuseQdq]}
 
 
 def select_passes(names: Sequence[str] | None) -> list[Pass]:

@@ -49,6 +49,10 @@ EXCLUDED: dict[str, str] = {
     "test_training_dropout*": TRAINING, "test_batchnorm_*_training_mode": TRAINING,
     "test_maxpool_with_argmax_*": VARIANT, "test_resize_*cubic*": VARIANT, "test_resize_*antialias*": VARIANT,
     "test_resize_tf_crop_and_resize*": VARIANT,
+    "test_*quantizelinear_e4m3fn*": DTYPE, "test_*quantizelinear_e5m2*": DTYPE,
+    "test_*quantizelinear_float4e2m1*": DTYPE, "test_*quantizelinear_*int4*": DTYPE,
+    "test_*quantizelinear_*int2*": DTYPE, "test_*quantizelinear_blocked*": VARIANT,
+    "test_quantizelinear_int16": VARIANT,
 }
 
 # Cases where ONNX's expected output and onnxruntime disagree; edgec follows onnxruntime, so these
@@ -68,7 +72,7 @@ STATIC_INPUTS: dict[str, tuple[int, ...]] = {
     "ConstantOfShape": (0,), "Resize": (1, 2, 3), "Upsample": (1,), "Range": (0, 1, 2), "OneHot": (1, 2),
     "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "ReduceProd": (1,),
     "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,), "ReduceLogSumExp": (1,),
-    "ReduceSumSquare": (1,), "CumSum": (1,), "Trilu": (1,),
+    "ReduceSumSquare": (1,), "CumSum": (1,), "Trilu": (1,), "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2),
 }
 SHAPE_OF = {"Shape", "Size"}  # their outputs depend on static shapes only
 

@@ -1,3 +1,3 @@
 """ONNX op converters, one module per family; importing this package registers them all."""
 
-from . import constant, elementwise, nn, pooling, reduce, resize, tensor  # noqa: F401
+from . import constant, elementwise, nn, pooling, quantized, reduce, resize, tensor  # noqa: F401
