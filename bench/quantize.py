@@ -6,7 +6,10 @@
    weights, int8 activations, MinMax calibration) and edgec (minmax) on the same calibration
    data, output SQNR of each against its own float model, for the digits CNN and zoo
    architectures with random weights.
-3. Latency of the TVM builds, int8 over float (same process, same input).
+3. The four MLPerf Tiny models: the official int8 models and edgec's int8 build of the float
+   models, each against the float model (top-1 agreement, output SQNR), on the same inputs
+   (``bench/mlperf_inputs.py``: photos for the vision models).
+4. Latency of the TVM builds, int8 over float (same process, same input).
 
     python -m bench.quantize [--zoo squeezenet,shufflenet] [--json out.json]
 """
@@ -110,6 +113,33 @@ def latency_row(name: str, float_graph, int8_graph, feed, repeat: int) -> dict:
             "int8_over_float": times["int8"] / times["float"]}
 
 
+def mlperf_row(name: str, calib_count: int, eval_count: int) -> dict:
+    """The official int8 model and edgec's int8 build of the float model, each against the float model."""
+    from bench import mlperf_inputs as mi
+
+    fmodel, qmodel = onnx.load(mi.SHARED / f"{name}_fp32.onnx"), onnx.load(mi.SHARED / f"{name}_int8_qdq.onnx")
+    (in_s, in_zp), (out_s, out_zp) = mi.io_qparams(qmodel)
+    data, source = mi.inputs(name, calib_count + eval_count, seed=0)
+    fin, qin = fmodel.graph.input[0].name, qmodel.graph.input[0].name
+    calib = [{fin: x} for x in data[:calib_count]]
+    evaluate = data[calib_count:]
+    reference = [run_ort(fmodel, {fin: x})[0] for x in evaluate]
+    official = []
+    for x in evaluate:
+        q = np.clip(np.rint(x / in_s) + in_zp, -128, 127).astype(np.int8)
+        official.append((run_ort(qmodel, {qin: q})[0].astype(np.float32) - out_zp) * out_s)
+    graph = compress(import_onnx(fmodel, input_shapes={fin: evaluate.shape[1:]})).graph
+    ours_q = post_training_quantize(graph, QuantOptions(calib=calib, method="minmax"))
+    ours = [interpreter.run(ours_q.graph, {fin: x})[graph.outputs[0]] for x in evaluate]
+    row = {"model": name, "inputs": source, "calibration_samples": calib_count, "eval_samples": eval_count,
+           "official_sqnr_db": sqnr(reference, official), "edgec_sqnr_db": sqnr(reference, ours)}
+    if name != "ad_autoencoder":  # classifiers: does the int8 model pick the float model's class?
+        top = [int(np.argmax(r)) for r in reference]
+        row["official_top1_agreement"] = float(np.mean([int(np.argmax(o)) == t for o, t in zip(official, top)]))
+        row["edgec_top1_agreement"] = float(np.mean([int(np.argmax(o)) == t for o, t in zip(ours, top)]))
+    return row
+
+
 def zoo_inputs(model: onnx.ModelProto, count: int, seed: int) -> list[dict]:
     from tests.zoo_models import dummy_feeds
 
@@ -124,6 +154,10 @@ def main() -> None:
     parser.add_argument("--calib", type=int, default=256, help="digits calibration images (train split)")
     parser.add_argument("--zoo-calib", type=int, default=8, help="zoo calibration samples")
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--mlperf", default="ic_resnet8,kws_dscnn,vww_mobilenetv1,ad_autoencoder",
+                        help="MLPerf Tiny models for the official-int8 comparison ('' to skip)")
+    parser.add_argument("--mlperf-calib", type=int, default=64)
+    parser.add_argument("--mlperf-eval", type=int, default=64)
     parser.add_argument("--json")
     args = parser.parse_args()
 
@@ -146,6 +180,7 @@ def main() -> None:
             calib, evaluate = zoo_inputs(model, args.zoo_calib, 1), zoo_inputs(model, 4, 2)
             peers.append(peer_row(name, model, calib, evaluate, tmp))
             zoo_graphs[name] = (model, calib, evaluate[0])
+    mlperf = [mlperf_row(m, args.mlperf_calib, args.mlperf_eval) for m in args.mlperf.split(",") if m]
     latency = [latency_row("digits_cnn", built["graph_float"], built["graph_int8"], built["feed"], args.repeat)]
     for name, (model, calib, feed) in list(zoo_graphs.items())[:1]:
         float_graph, q = edgec_int8(model, calib)
@@ -163,8 +198,15 @@ def main() -> None:
     table += "\n\n" + markdown_table(["model", "TVM float (ms)", "TVM int8 (ms)", "int8 / float"],
                                      [[r["model"], f"{r['float_ms']:.3f}", f"{r['int8_ms']:.3f}",
                                        f"{r['int8_over_float']:.2f}"] for r in latency])
+    if mlperf:
+        table += "\n\n" + markdown_table(
+            ["MLPerf Tiny model", "inputs", "official int8: top-1 agreement", "official int8: SQNR (dB)",
+             "edgec int8: top-1 agreement", "edgec int8: SQNR (dB)"],
+            [[r["model"], r["inputs"], f"{r.get('official_top1_agreement', float('nan')):.3f}",
+              f"{r['official_sqnr_db']:.1f}", f"{r.get('edgec_top1_agreement', float('nan')):.3f}",
+              f"{r['edgec_sqnr_db']:.1f}"] for r in mlperf])
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "digits": digits,
-               "peer_sqnr": peers, "latency": latency}
+               "peer_sqnr": peers, "mlperf": mlperf, "latency": latency}
     emit(results, table, args.json)
 
 

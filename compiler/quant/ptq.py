@@ -65,7 +65,7 @@ def post_training_quantize(graph: Graph, options: QuantOptions) -> QuantResult:
     result = quantize(prepared, ranges, QuantConfig(options.dtype, frozenset(keep)))
     corrected = 0
     if options.bias_correction:
-        graph_q, corrected = correct_bias(prepared, result.graph, result.quantized_of, samples)
+        graph_q, corrected = correct_bias(prepared, result.graph, result.quantized_of, report_samples)
         result = Quantized(graph_q, result.quantized_of, result.counts)
     sqnr = sqnr_report(prepared, result.graph, result.quantized_of, report_samples)
     layers = []
