@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import __version__
 from . import cli_format as fmt
+from .cli_rpc import add_remote_options, add_server_commands
 from .cli_run import cmd_bench, cmd_run
 from .errors import EdgecError, UsageError
 
@@ -69,10 +70,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     check_replaceable(args.output)
+    target = resolve_target(args)  # unknown target, bad board file, missing cross compiler: fail before the work
     compressed = compress(import_model(args.model, args.input_shape), compress_options(args, not args.no_merge))
-    result = compile_graph(compressed.graph, args.output, args.target, passes=compressed.report(), source=args.model)
+    result = compile_graph(compressed.graph, args.output, target, passes=compressed.report(), source=args.model,
+                           schedule=not args.no_schedule)
     m = result.manifest
-    print(f"compiled {args.model} -> {result.path} (target {args.target}) in {time.perf_counter() - start:.2f} s")
+    print(f"compiled {args.model} -> {result.path} (target {target.name}) in {time.perf_counter() - start:.2f} s")
     print(f"  inputs:  {', '.join(fmt.spec(t) for t in m['inputs'])}")
     print(f"  outputs: {', '.join(fmt.spec(t) for t in m['outputs'])}")
     print(f"  params:  {fmt.count(m['params'])} ({fmt.size(m['param_bytes'])})   MACs: {fmt.count(m['macs'])}")
@@ -161,11 +164,32 @@ def print_inspect(report: dict[str, Any]) -> None:
     print("ops:   " + ", ".join(f"{op} x{n}" for op, n in report["op_counts"].items()))
 
 
-def cmd_targets(args: argparse.Namespace) -> int:
-    from targets import TARGETS
+def resolve_target(args: argparse.Namespace):
+    """--target NAME among the built-ins and the --target-file boards; a file's only target by default."""
+    from targets import get_target, load_target_files
+    from targets.toolchain import require_toolchain
 
-    rows = [(t.name, "yes" if t.runs_on_host else "no", t.description) for t in TARGETS.values()]
-    print(fmt.table(["target", "runs here", "description"], rows))
+    extra = load_target_files(args.target_file)
+    if args.target is None and len(extra) > 1:
+        raise UsageError(f"--target-file defines {len(extra)} targets ({', '.join(t.name for t in extra)}); "
+                         "choose one with --target")
+    spec = get_target(args.target or (extra[0].name if extra else "host"), extra)
+    require_toolchain(spec)
+    return spec
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from targets import all_targets, load_target_files
+
+    known = all_targets(load_target_files(args.target_file)).values()
+    if args.json:
+        print(json.dumps([{"name": t.name, "description": t.description, "tvm": t.tvm, "host": t.host,
+                           "arch": t.arch, "device": t.device, "runner": t.runner, "compiler": t.linker()[0],
+                           "toolchain": t.linker()[1], "features": list(t.features), "runs_here": t.runs_on_host,
+                           "source": t.source} for t in known]))
+        return 0
+    rows = [(t.name, t.device, t.runner, "yes" if t.runs_on_host else "no", t.description) for t in known]
+    print(fmt.table(["target", "device", "runner", "runs here", "description"], rows))
     return 0
 
 
@@ -221,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="post-training integer quantization (activations int8 or uint8, weights int8)")
     passes.add_argument("--calib", metavar="DATA", help="calibration data: FILE.npz (keys = input names), FILE.npy "
                                                          "(single input), or a folder of them")
-    passes.add_argument("--calib-method", default="minmax", help="activation range method (default minmax)")
+    passes.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
+                        help="activation range method (default minmax)")
     passes.add_argument("--calib-limit", type=_count_arg(1), default=512, metavar="N",
                         help="use at most N calibration samples (default 512)")
     passes.add_argument("--keep-float", metavar="auto|LAYER,...",
@@ -238,8 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "only if it is an earlier edgec artifact and the new build succeeds.")
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="artifact directory to write")
-    p.add_argument("--target", default="host", help="target name (see 'edgec targets'; default: host)")
+    p.add_argument("--target", help="target name (see 'edgec targets'; default: host, or the only target of "
+                                    "--target-file)")
+    p.add_argument("--target-file", action="append", default=[], metavar="BOARD.toml",
+                   help="add the targets described in this TOML or JSON file (repeatable)")
     p.add_argument("--no-merge", action="store_true", help="skip the layer-merging passes")
+    p.add_argument("--no-schedule", action="store_true",
+                   help="build TVM's unscheduled default kernels (naive single-threaded loops; for debugging)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("compress", parents=[common, shapes, passes],
@@ -257,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
                    help="an input array (repeatable); NAME= may be left out when the model has one input")
     p.add_argument("--output", metavar="FILE.npz", help="also save all outputs to FILE.npz")
+    add_remote_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", parents=[common], help="measure the latency of a compiled artifact",
@@ -265,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=_count_arg(1), default=50, metavar="N", help="timed runs (default 50)")
     p.add_argument("--warmup", type=_count_arg(0), default=5, metavar="N", help="untimed runs first (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    check = p.add_argument_group("output check")
+    check.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
+                       help="compare the outputs with a host reference (default: on with --rpc/--tracker)")
+    check.add_argument("--reference", metavar="MODEL.onnx",
+                       help="the reference model (default: the source model named in the manifest)")
+    check.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    check.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
+    add_remote_options(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("inspect", parents=[common, shapes], help="show an ONNX model's layers, parameters and MACs",
@@ -279,8 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=lambda args: list_passes())
 
     p = sub.add_parser("targets", parents=[common], help="list the targets edgec compiles for",
-                       description="List the targets edgec knows.")
+                       description="List the targets edgec knows, with the device they run on and how.")
+    p.add_argument("--target-file", action="append", default=[], metavar="BOARD.toml",
+                   help="also list the targets described in this TOML or JSON file (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON list with every target's full definition")
     p.set_defaults(func=cmd_targets)
+
+    add_server_commands(sub, common)
     return parser
 
 

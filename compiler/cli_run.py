@@ -12,6 +12,7 @@ import io
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +27,13 @@ def load_artifact(path: str):
     import runtime  # imports TVM: only the commands that execute pay for it
 
     return runtime.load(path)
+
+
+def open_model(args: argparse.Namespace):
+    """The artifact loaded here, or on the remote device that --rpc/--tracker names."""
+    from .cli_rpc import is_remote, open_remote_model
+
+    return open_remote_model(args) if is_remote(args) else load_artifact(args.artifact)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -86,9 +94,14 @@ def print_outputs(outputs: dict[str, np.ndarray]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    model = load_artifact(args.artifact)
-    feeds = read_inputs(args.input, [t.name for t in model.inputs])
-    outputs = model.run(feeds)
+    from .cli_rpc import close_model
+
+    model = open_model(args)
+    try:
+        feeds = read_inputs(args.input, [t.name for t in model.inputs])
+        outputs = model.run(feeds)
+    finally:
+        close_model(model)
     print_outputs(outputs)
     if args.output:
         write_npz(args.output, outputs)
@@ -108,10 +121,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def device_description() -> str:
-    """What the benchmark ran on, e.g. 'cpu: AMD EPYC 7B13, 2 threads'."""
+def device_description(model: Any = None) -> str:
+    """What the benchmark ran on, e.g. 'cpu: AMD EPYC 7B13, 2 threads' or 'cuda: NVIDIA H100 ...'."""
     import tvm
 
+    if hasattr(model, "device_description"):  # a remote device describes itself
+        return model.device_description()
+    device = getattr(model, "device", None)
+    if device is not None and device.dlpack_device_type() == tvm.cuda(0).dlpack_device_type():
+        return f"cuda: {device.device_name} (compute {device.compute_version})"
     threads = tvm.runtime.num_threads()
     return f"cpu: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
 
@@ -121,22 +139,53 @@ def bench_report(model: Any, repeat: int, warmup: int) -> dict[str, Any]:
 
     times = model.benchmark(model.random_inputs(), repeat=repeat, warmup=warmup)
     target = model.manifest["target"]["name"]
-    return {"artifact": str(model.path), "target": target, "device": device_description(),
-            "warmup": warmup, **latency_stats(times),
+    remote = getattr(model, "remote", None)
+    return {"artifact": str(model.path), "target": target, "device": device_description(model),
+            "remote": remote.address if remote else None, "timer": "device" if remote else "host",
+            "units": "ms", "warmup": warmup, **latency_stats(times),
             "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in model.inputs]}
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    report = bench_report(load_artifact(args.artifact), args.repeat, args.warmup)
+    from .cli_rpc import agreement, close_model, is_remote
+
+    model = open_model(args)
+    check = args.check if args.check is not None else is_remote(args)
+    try:
+        feeds = model.random_inputs()
+        report = bench_report(model, args.repeat, args.warmup)
+        outputs = model.run(feeds) if check else None
+    finally:
+        close_model(model)
+    report["agreement"] = agreement(model.manifest, feeds, outputs, args.reference, args.rtol, args.atol) \
+        if check else None
     if args.json:
         print(json.dumps(report))
-        return 0
+    else:
+        print_bench(report)
+    if report["agreement"] and report["agreement"]["ok"] is False:
+        bad = [r["name"] for r in report["agreement"]["outputs"] if not r["ok"]]
+        print(f"edgec: error: output(s) {bad} differ from {report['agreement']['reference']} beyond rtol "
+              f"{args.rtol:g}, atol {args.atol:g}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_bench(report: dict[str, Any]) -> None:
     print(f"{report['artifact']} on {report['device']} (target {report['target']})")
     print(f"inputs: {', '.join(fmt.spec(t) for t in report['inputs'])} (random)")
-    print(f"{report['repeat']} runs after {report['warmup']} warm-up\n")
+    print(f"{report['repeat']} runs after {report['warmup']} warm-up, timed on the {report['timer']}\n")
     keys = ["median_ms", "mean_ms", "p90_ms", "min_ms", "std_ms"]
     print(fmt.table(["latency", "ms"], [(k[:-3], f"{report[k]:.4f}") for k in keys], right=[1]))
-    return 0
+    result = report["agreement"]
+    if result is None:
+        return
+    if result["ok"] is None:
+        print(f"\noutputs not checked: {result['note']}")
+        return
+    print(f"\noutputs vs {result['reference']} on the host (rtol {result['rtol']:g}, atol {result['atol']:g}):")
+    for row in result["outputs"]:
+        print(f"  {row['name']}: max abs diff {row['max_abs_diff']:.3g}  {'ok' if row['ok'] else 'MISMATCH'}")
 
 
 def _first_line(err: BaseException) -> str:

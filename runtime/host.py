@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -36,23 +37,27 @@ class Model:
     """A loaded artifact. ``run`` checks the inputs against the manifest before touching TVM."""
 
     def __init__(self, path: str | Path) -> None:
+        # TVM's thread pool defaults to half the hardware threads (1 on a 2-core machine); use every
+        # core this process may run on, as onnxruntime does, unless the user chose (TVM_NUM_THREADS).
+        os.environ.setdefault("TVM_NUM_THREADS", str(len(os.sched_getaffinity(0))))
         import tvm
-        from tvm import relax
+        from tvm.runtime.vm import VirtualMachine  # not tvm.relax: works with TVM's runtime library alone
+
+        from .devices import local_device
 
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
-        self.inputs = [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in self.manifest["inputs"]]
-        self.outputs = [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in self.manifest["outputs"]]
+        self.inputs, self.outputs = tensor_specs(self.manifest, "inputs"), tensor_specs(self.manifest, "outputs")
         library = self.path / self.manifest["library"]
         if not library.is_file():
             raise ArtifactError(f"{library} is missing; re-run 'edgec compile'")
-        self.device = tvm.cpu()
+        self.device = local_device(self.manifest, library)  # refuses code for another machine or a missing GPU
         try:
             self._lib = tvm.runtime.load_module(str(library))
         except Exception as err:
             raise ArtifactError(f"cannot load {library} on this machine (built for target "
                                 f"'{self.manifest['target']['name']}'?): {str(err).strip().splitlines()[-1]}") from None
-        self._vm = relax.VirtualMachine(self._lib, self.device)
+        self._vm = VirtualMachine(self._lib, self.device)
         self._tvm = tvm
 
     def check(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
@@ -88,12 +93,16 @@ class Model:
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
         """Latency of ``repeat`` runs in milliseconds (after ``warmup`` runs), inputs already on device."""
         self._set_inputs(feeds)
+        sync = self.device.sync if self.device.dlpack_device_type() != self._tvm.cpu().dlpack_device_type() \
+            else (lambda: None)  # GPU kernels run asynchronously: time until they are done
         for _ in range(warmup):
             self._vm.invoke_stateful("main")
+        sync()
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
             self._vm.invoke_stateful("main")
+            sync()
             times.append((time.perf_counter() - start) * 1e3)
         return times
 
@@ -108,6 +117,11 @@ class Model:
                 out[spec.name] = (rng.integers(0, 2, spec.shape).astype(bool) if info is None
                                   else rng.integers(max(info.min, -128), min(info.max, 127) + 1, spec.shape).astype(spec.dtype))
         return out
+
+
+def tensor_specs(manifest: Mapping[str, Any], key: str) -> list[TensorSpec]:
+    """The manifest's "inputs" or "outputs" as TensorSpecs."""
+    return [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in manifest[key]]
 
 
 def load(path: str | Path) -> Model:

@@ -23,6 +23,7 @@ from ..ir.printer import format_graph
 from ..ir.stats import model_stats, tensor_specs
 from ..util.atomic import atomic_directory, check_replaceable
 from .lower import to_relax
+from .schedules.pipeline import compile_module
 
 LIBRARY = "model.so"
 MANIFEST = "manifest.json"
@@ -37,41 +38,45 @@ class BuildResult:
     seconds: float
 
 
-def compile_graph(graph: Graph, out_dir: str | Path, target: str = "host", passes: list[dict] | None = None,
-                  source: str | None = None) -> BuildResult:
+def compile_graph(graph: Graph, out_dir: str | Path, target: Any = "host", passes: list[dict] | None = None,
+                  source: str | None = None, schedule: bool = True) -> BuildResult:
+    """``target``: a target name (see ``edgec targets``) or a ``targets.TargetSpec`` (board files).
+    ``schedule=False`` builds TVM's unscheduled default kernels (naive, single-threaded loops)."""
     from targets import get_target
+    from targets.toolchain import device_code, export_library, require_toolchain, tvm_target as make_target
 
-    spec = get_target(target)
+    spec = target if not isinstance(target, str) else get_target(target)
+    toolchain = require_toolchain(spec)  # a missing cross compiler fails here, before the slow part
+    tvm_target = make_target(spec)
     check_replaceable(out_dir, MANIFEST)  # refuse a bad output path before the slow part
     start = time.perf_counter()
     mod = to_relax(graph)
-    tvm_target = tvm.target.Target(spec.tvm, host=spec.host) if spec.host else tvm.target.Target(spec.tvm)
     try:
-        executable = tvm.compile(mod, target=tvm_target)
+        executable = compile_module(mod, tvm_target, schedule=schedule)
     except Exception as err:
         first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise LoweringError(f"TVM could not compile the model for target '{target}': {first}") from err
+        raise LoweringError(f"TVM could not compile the model for target '{spec.name}': {first}") from err
     stats = model_stats(graph)
     manifest = {
         "format": FORMAT,
         "edgec_version": __version__,
         "tvm_version": tvm.__version__,
         "source": source,
-        "target": {"name": spec.name, "tvm": spec.tvm, "cc": spec.cc},
+        "target": {"name": spec.name, "tvm": spec.tvm, "host": spec.host, "arch": spec.arch, "device": spec.device,
+                   "features": list(spec.features), "source": spec.source, "device_code": device_code(executable)},
+        "toolchain": toolchain.as_dict(),
         "inputs": tensor_specs(graph, graph.inputs),
         "outputs": tensor_specs(graph, graph.outputs),
         "library": LIBRARY,
         "passes": passes or [],
+        "schedule": schedule,
         "params": stats["params"],
         "param_bytes": stats["param_bytes"],
         "macs": stats["macs"],
         "op_counts": stats["op_counts"],
     }
     with atomic_directory(out_dir, marker=MANIFEST) as tmp:
-        if spec.cc:
-            executable.export_library(str(tmp / LIBRARY), fcompile=tvm.support.cc.cross_compiler(spec.cc))
-        else:
-            executable.export_library(str(tmp / LIBRARY))
+        export_library(executable, tmp / LIBRARY, toolchain)
         (tmp / IR_TEXT).write_text(format_graph(graph))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return BuildResult(Path(out_dir), manifest, time.perf_counter() - start)

@@ -1,0 +1,213 @@
+"""Latency of edgec's untuned build against onnxruntime, on the same inputs, same thread count.
+
+For the five ONNX zoo architectures with random weights (SqueezeNet, ShuffleNet, ResNet-50,
+Inception-v1, DenseNet-121) and ``examples/tiny_cnn.onnx``: each model is compiled once (the
+compile time is reported), then for each thread count a child process (TVM reads
+``TVM_NUM_THREADS`` once, when its thread pool starts) loads the artifact and an onnxruntime
+session with ``intra_op_num_threads`` = the same count, and times both in interleaved rounds,
+so that load from elsewhere on the machine hits both alike. Reported: median and p90 per
+model, the ratio edgec/onnxruntime of the medians, its geometric mean over the five zoo
+models, and edgec's 2-thread/1-thread ratio.
+
+    python -m bench.latency [--models resnet50,squeezenet] [--threads 1,2] [--repeat 30]
+                            [--json out.json] [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from bench.common import emit, machine, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ["squeezenet", "shufflenet", "resnet50", "inception_v1", "densenet121"]
+EXTRA = {"tiny_cnn": ROOT / "examples" / "tiny_cnn.onnx"}
+PAUSE_S = 0.2  # onnxruntime's and TVM's pool threads spin-wait after a run; both would slow the other
+README_BEGIN, README_END = "<!-- bench:latency begin -->", "<!-- bench:latency end -->"
+
+
+def load_model(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """The ONNX model and the inputs both runtimes get."""
+    from tests.zoo_models import LIGHT, dummy_feeds, graph_inputs, randomize_weights
+
+    if name in EXTRA:
+        model = onnx.load(EXTRA[name])
+        rng = np.random.default_rng(0)
+        feeds = {vi.name: rng.standard_normal([d.dim_value or 1 for d in vi.type.tensor_type.shape.dim])
+                 .astype(np.float32) for vi in graph_inputs(model)}
+        return model, feeds
+    model = randomize_weights(onnx.load(LIGHT / f"light_{name}.onnx"))
+    return model, dummy_feeds(model)
+
+
+def compile_all(names: list[str], out: Path) -> dict[str, float]:
+    """Compile each model into ``out/<name>``; returns compile seconds (import + passes + build)."""
+    from compiler.codegen.build import compile_graph
+    from compiler.frontend.onnx import import_onnx
+    from compiler.pipeline import compress
+
+    seconds = {}
+    for name in names:
+        start = time.perf_counter()
+        graph = compress(import_onnx(load_model(name)[0])).graph
+        compile_graph(graph, out / name, source=name)
+        seconds[name] = time.perf_counter() - start
+        print(f"compiled {name} in {seconds[name]:.1f} s", file=sys.stderr)
+    return seconds
+
+
+# -- child: one thread count ------------------------------------------------------------------
+def percentile(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def time_rounds(runners: dict[str, callable], repeat: int, rounds: int = 5, warmup: int = 3) -> dict[str, list]:
+    """Per-run latencies (ms), the runners alternating in ``rounds`` blocks of runs."""
+    for run in runners.values():
+        time.sleep(PAUSE_S)
+        for _ in range(warmup):
+            run()
+    times: dict[str, list] = {label: [] for label in runners}
+    per_round = max(1, math.ceil(repeat / rounds))
+    for _ in range(rounds):
+        for label, run in runners.items():
+            time.sleep(PAUSE_S)  # let the other runtime's worker threads stop spinning
+            for _ in range(per_round):
+                start = time.perf_counter()
+                run()
+                times[label].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def measure(name: str, artifact: Path, threads: int, repeat: int) -> dict:
+    import onnxruntime as ort
+
+    import runtime
+
+    model, feeds = load_model(name)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    compiled = runtime.load(artifact)
+    ours = compiled.run(feeds)
+    theirs = session.run(None, feeds)
+    error = max(float(np.max(np.abs(ours[o.name] - t)) / max(float(np.max(np.abs(t))), 1e-12))
+                for o, t in zip(compiled.outputs, theirs))
+    # Both timed end to end from numpy inputs to numpy outputs (input checks and copies included).
+    times = time_rounds({"onnxruntime": lambda: session.run(None, feeds), "edgec": lambda: compiled.run(feeds)},
+                        repeat)
+    row = {"model": name, "threads": threads, "max_rel_error": error}
+    for label, values in times.items():
+        row[label] = {"median_ms": percentile(values, 0.5), "p90_ms": percentile(values, 0.9), "runs": len(values)}
+    row["ratio"] = row["edgec"]["median_ms"] / row["onnxruntime"]["median_ms"]
+    return row
+
+
+def child(args: argparse.Namespace) -> None:
+    rows = [measure(name, Path(args.artifacts) / name, args.child, args.repeat) for name in args.models.split(",")]
+    json.dump(rows, sys.stdout)
+
+
+def run_child(names: list[str], artifacts: Path, threads: int, repeat: int) -> list[dict]:
+    env = dict(os.environ, TVM_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    cmd = [sys.executable, "-m", "bench.latency", "--child", str(threads), "--artifacts", str(artifacts),
+           "--models", ",".join(names), "--repeat", str(repeat)]
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child ({threads} threads) failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+# -- report -----------------------------------------------------------------------------------
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def summarize(rows: list[dict], threads: list[int]) -> dict:
+    summary = {}
+    for t in threads:
+        zoo = [r["ratio"] for r in rows if r["threads"] == t and r["model"] in ZOO]
+        summary[f"geomean_ratio_{t}t"] = geomean(zoo)
+        summary[f"max_ratio_{t}t"] = max(zoo) if zoo else float("nan")
+    if 1 in threads and 2 in threads:
+        by = {(r["model"], r["threads"]): r["edgec"]["median_ms"] for r in rows}
+        summary["edgec_2t_over_1t"] = {m: by[(m, 2)] / by[(m, 1)] for m, t in by if t == 1 and (m, 2) in by}
+    return summary
+
+
+def table(rows: list[dict], compile_s: dict[str, float], summary: dict, threads: list[int]) -> str:
+    body = [[r["model"], r["threads"], f"{r['onnxruntime']['median_ms']:.2f} ({r['onnxruntime']['p90_ms']:.2f})",
+             f"{r['edgec']['median_ms']:.2f} ({r['edgec']['p90_ms']:.2f})", f"{r['ratio']:.2f}",
+             f"{compile_s[r['model']]:.1f}"] for r in rows]
+    for t in threads:
+        body.append([f"**geomean, 5 zoo models**", t, "", "", f"**{summary[f'geomean_ratio_{t}t']:.2f}**", ""])
+    text = markdown_table(["model", "threads", "onnxruntime ms, median (p90)", "edgec ms, median (p90)",
+                           "edgec / onnxruntime", "edgec compile s"], body)
+    if "edgec_2t_over_1t" in summary:
+        text += "\n\nedgec 2-thread / 1-thread latency: " + ", ".join(
+            f"{m} {v:.2f}" for m, v in summary["edgec_2t_over_1t"].items())
+    return text
+
+
+def update_readme(path: Path, results: dict, text: str, command: str) -> None:
+    readme = path.read_text()
+    section = (f"{README_BEGIN}\nMeasured {results['date']} on {results['machine']} with `{command}` "
+               f"(untuned build, batch 1, same inputs; onnxruntime {results['onnxruntime']}, "
+               f"TVM {results['tvm']}).\n\n{text}\n{README_END}")
+    if README_BEGIN in readme:
+        start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)
+        readme = readme[:start] + section + readme[end:]
+    else:
+        readme = readme.rstrip() + "\n\n## CPU latency against onnxruntime\n\n" + section + "\n"
+    path.write_text(readme)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(ZOO + list(EXTRA)), help="comma-separated model names")
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per model, runtime and thread count")
+    parser.add_argument("--json", help="also write the JSON here")
+    parser.add_argument("--readme", help="replace the results section of this README")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--artifacts", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+
+    import onnxruntime
+    import tvm
+
+    names = [n for n in args.models.split(",") if n]
+    threads = [int(t) for t in args.threads.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_s = compile_all(names, Path(tmp))
+        rows = [row for t in threads for row in run_child(names, Path(tmp), t, args.repeat)]
+    summary = summarize(rows, threads)
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "tvm": tvm.__version__,
+               "onnxruntime": onnxruntime.__version__, "repeat": args.repeat, "compile_s": compile_s,
+               "summary": summary, "rows": rows}
+    text = table(rows, compile_s, summary, threads)
+    emit(results, text, args.json)
+    if args.readme:
+        update_readme(Path(args.readme), results, text, "python -m bench.latency " + " ".join(sys.argv[1:]))
+    bad = [r["model"] for r in rows if r["max_rel_error"] > 1e-3]
+    if bad:
+        raise SystemExit(f"edgec's outputs differ from onnxruntime's for: {', '.join(bad)}")
+
+
+if __name__ == "__main__":
+    main()

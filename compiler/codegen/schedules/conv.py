@@ -1,0 +1,123 @@
+"""Convolution schedules: regular and grouped (``kernels.conv2d_nhwc``) and depthwise
+(``kernels.depthwise_nhwc``), with their fused epilogues.
+
+The micro-kernel keeps an (output pixels x output-channel vectors) tile of accumulators in
+registers: for each reduction step it loads ``ocr`` weight vectors and broadcasts ``owr``
+input scalars (regular conv) or loads ``owr`` input vectors (depthwise), then does
+``owr * ocr`` fused multiply-adds. The tile is written back once, through the bias,
+activation and residual epilogue, when its reduction is complete. Rows x channel tiles run
+in parallel on TVM's thread pool.
+"""
+
+from __future__ import annotations
+
+from .common import (Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vector_width,
+                     vectorize_innermost)
+from .kernels import CONV, CONV_OUT, DEPTHWISE, PAD
+from .params import CpuParams
+
+
+def register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
+    """(output pixels, channel vectors) per micro-kernel tile.
+
+    The tile's accumulators plus one row of operand vectors must fit in ``registers``; the
+    channel vectors must divide ``vectors`` (no tail in the vector dimension). Pixels need
+    not divide the row, but a tail costs a partial tile. Past ~1.5 FMAs per load the kernel is FMA-bound (measured: 8x2,
+    7x3, 6x4 and 4x4 AVX-512 tiles within 5%), so tiles are compared on min(FMAs per load,
+    1.5) over the pixel waste, then on size.
+    """
+    choices = tuple(c for c in (6, 5, 4, 3, 2, 1) if vectors % c == 0)
+    best, best_score = (1, choices[-1]), (-1.0, 0)
+    for ocr in choices:
+        for owr in range(1, min(width, registers // ocr - 1) + 1):
+            waste = -(-width // owr) * owr / width
+            score = (round(min(owr * ocr / (owr + ocr), 1.5) / waste, 6), owr * ocr)
+            if score > best_score:
+                best, best_score = (owr, ocr), score
+    return best
+
+
+def _schedule_pad(sch: Schedule, params: CpuParams) -> None:
+    """The zero-padded input copy: parallel over rows, vectorized over channels."""
+    pad = find(sch, PAD)
+    if pad is None:
+        return
+    loops = sch.get_loops(pad)
+    parallel(sch, loops[:2], loop_work(sch, pad), params.cores)
+    vectorize_innermost(sch, pad, params.lanes)
+
+
+def _grouped_output(sch: Schedule, out, groups: int, params: CpuParams) -> None:
+    """The output stage of a grouped or channel-padded conv, as its own loop nest: channel
+    ``o`` is split into (group, channel in group), which makes the read of the padded result
+    affine again, and the channel-in-group loop is vectorized as wide as it divides."""
+    inline_epilogue(sch, out)
+    *outer, o = sch.get_loops(out)
+    per_group = extent(sch, o) // groups
+    g, j = sch.split(o, [groups, per_group])
+    width = vector_width(per_group, params.lanes)
+    if width > 1:
+        j, lane = sch.split(j, [None, width])
+        sch.vectorize(lane)
+    parallel(sch, outer, loop_work(sch, out), params.cores)
+
+
+def schedule_conv(sch: Schedule, params: CpuParams) -> None:
+    main, out = find(sch, CONV), find(sch, CONV_OUT)
+    work = loop_work(sch, main)
+    b, y, x, g, o, ry, rx, rc = sch.get_loops(main)
+    groups, ocgp, lanes = extent(sch, g), extent(sch, o), params.lanes
+    # The output stage reads acc[..., o // OCg, o % OCg]; only without groups and channel
+    # padding is that the identity, so that it can run per tile on the register tile.
+    per_tile = groups == 1 and ocgp == extent(sch, sch.get_loops(out)[-1])
+    owr, ocr = register_tile(extent(sch, x), ocgp // lanes, params.tile_registers)
+    oo, oj, ol = sch.split(o, [None, ocr, lanes])
+    xo, xi = sch.split(x, [None, owr])
+    weight_bytes = 4 * groups * ocgp * extent(sch, ry) * extent(sch, rx) * extent(sch, rc)
+    if weight_bytes > params.l2_bytes // 2:
+        # Weight-stationary: each output-channel slab of the weight is read from cache for
+        # every row, instead of the whole weight being streamed from L3 once per row.
+        outer = [b, g, oo, y]
+    else:
+        outer = [b, y, g, oo]
+    sch.reorder(*outer, xo, ry, rx, rc, xi, oj, ol)
+    write_back = sch.cache_write(main, 0, "local")
+    if per_tile:
+        try_inline(sch, write_back)  # the output stage reads the register tile directly
+        inline_epilogue(sch, out)
+        sch.reverse_compute_at(out, xo)
+        vectorize_innermost(sch, out, lanes)
+    else:
+        sch.reverse_compute_at(write_back, xo)
+        vectorize_innermost(sch, write_back, lanes)
+        _grouped_output(sch, out, groups, params)
+    sch.unroll(xi)
+    sch.unroll(oj)
+    sch.vectorize(ol)
+    parallel(sch, outer, work, params.cores)
+    sch.decompose_reduction(main, ry)
+    _schedule_pad(sch, params)
+
+
+def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE) -> None:
+    main = find(sch, block_name)
+    work = loop_work(sch, main)
+    b, y, x, c, ry, rx = sch.get_loops(main)
+    channels = extent(sch, c)
+    lanes = vector_width(channels, params.lanes)
+    owr, ocr = register_tile(extent(sch, x), channels // lanes, params.tile_registers)
+    co, cj, cl = sch.split(c, [None, ocr, lanes])
+    xo, xi = sch.split(x, [None, owr])
+    sch.reorder(b, y, co, xo, ry, rx, xi, cj, cl)
+    write_back = sch.cache_write(main, 0, "local")
+    inline_epilogue(sch, write_back)
+    sch.reverse_compute_at(write_back, xo)
+    vectorize_innermost(sch, write_back, lanes)
+    sch.unroll(ry)
+    sch.unroll(rx)
+    sch.unroll(xi)
+    sch.unroll(cj)
+    sch.vectorize(cl)
+    parallel(sch, [b, y, co], work, params.cores)
+    sch.decompose_reduction(main, ry)
+    _schedule_pad(sch, params)

@@ -1,0 +1,56 @@
+"""The Relax pipeline edgec builds CPU code with: TVM's default CPU pipeline plus the layout
+pass before legalization and the schedule pass after fusion."""
+
+from __future__ import annotations
+
+import tvm
+from tvm import relax
+from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
+
+from . import schedule_module
+from .layout import convert_layout
+from .params import cpu_params, with_host_cpu
+
+
+def _module_pass(fn, pass_name: str):
+    return tvm.transform.module_pass(lambda mod, _ctx: fn(mod), opt_level=0, name=pass_name)
+
+
+def kernel_passes(target: tvm.target.Target, strict: bool = False) -> list:
+    """Dispatch, layout, legalize + fuse, schedule: the passes that make the kernels. Tuning
+    starts from the same fused functions, so tuned and untuned builds share layouts and fusion."""
+    params = cpu_params(target)
+    layout = _module_pass(lambda mod: convert_layout(mod, params), "edgec.ConvertLayout")
+    scheduler = _module_pass(lambda mod: schedule_module(mod, params, strict), "edgec.Schedule")
+    return (cpu_generic.library_dispatch_passes(target) + [layout] + cpu_generic.legalize_passes(target)
+            + [scheduler])
+
+
+def scheduled_kernels(mod: tvm.IRModule, target: tvm.target.Target, strict: bool = False) -> tvm.IRModule:
+    """``mod`` after ``kernel_passes``: Relax ``main`` calling the scheduled PrimFuncs."""
+    with target:
+        return tvm.transform.Sequential(kernel_passes(target, strict))(mod)
+
+
+def cpu_pipeline(target: tvm.target.Target, schedule: bool = True, strict: bool = False):
+    """The pipeline for ``tvm.compile(..., relax_pipeline=...)``; ``schedule=False`` gives TVM's
+    default (unscheduled, single-threaded loops)."""
+    if not schedule or target.kind.name != "llvm":
+        return relax.get_default_pipeline(target)
+
+    @tvm.transform.module_pass(opt_level=0, name="edgec.CpuPipeline")
+    def _pipeline(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
+        with target:
+            passes = (kernel_passes(target, strict) + cpu_generic.dataflow_lower_passes(target)
+                      + cpu_generic.finalize_passes(target))
+            return tvm.transform.Sequential(passes)(mod)
+
+    return _pipeline
+
+
+def compile_module(mod: tvm.IRModule, target: tvm.target.Target, schedule: bool = True, strict: bool = False):
+    """``tvm.compile`` with edgec's pipeline. Scheduled LLVM code for this machine names the host
+    CPU, so that LLVM emits the vector width the schedules were tiled for."""
+    if schedule and target.kind.name == "llvm":
+        target = with_host_cpu(target)
+    return tvm.compile(mod, target=target, relax_pipeline=cpu_pipeline(target, schedule, strict))
