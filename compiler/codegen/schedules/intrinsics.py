@@ -15,7 +15,8 @@ from tvm.target import codegen
 VNNI = "edgec_dot_16x4_vnni_i64"
 
 
-def _has(target: tvm.target.Target, feature: str) -> bool:
+def has_feature(target: tvm.target.Target, feature: str) -> bool:
+    """Does the LLVM target have this CPU feature (False for other targets)?"""
     try:
         return bool(codegen.llvm_cpu_has_features(feature, target))
     except Exception:  # not an LLVM target, or an LLVM without that feature name
@@ -24,7 +25,7 @@ def _has(target: tvm.target.Target, feature: str) -> bool:
 
 def int8_dot_intrinsic(target: tvm.target.Target) -> str:
     """The registered tensor intrinsic name for the target's int8 dot product, or ""."""
-    if _has(target, "avx512vnni") and _has(target, "avx512bw"):
+    if has_feature(target, "avx512vnni") and has_feature(target, "avx512bw"):
         _register()
         return VNNI
     return ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import tvm
 from tvm.target import codegen
 
-from .intrinsics import int8_dot_intrinsic
+from .intrinsics import has_feature, int8_dot_intrinsic
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,6 @@ class CpuParams:
         return self.registers - 4 if self.registers > 16 else self.registers - 2
 
 
-def _has(target: tvm.target.Target, feature: str) -> bool:
-    try:
-        return bool(codegen.llvm_cpu_has_features(feature, target))
-    except Exception:  # not an LLVM target, or an LLVM without that feature name
-        return False
-
-
 def _is_aarch64(target: tvm.target.Target) -> bool:
     triple = str(target.attrs.get("mtriple", "")) or codegen.llvm_get_system_triple()
     return triple.startswith(("aarch64", "arm64"))
@@ -57,10 +50,10 @@ def cpu_params(target: tvm.target.Target) -> CpuParams:
     cores = int(target.attrs.get("num-cores", 0)) or _host_cores()
     if _is_aarch64(target):
         return CpuParams(lanes=4, registers=32, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores)
-    if _has(target, "avx512f"):
+    if has_feature(target, "avx512f"):
         return CpuParams(lanes=16, registers=32, l1_bytes=32 * 1024, l2_bytes=1024 * 1024, cores=cores,
                          int8_dot=int8_dot_intrinsic(target))
-    if _has(target, "avx2") or _has(target, "avx"):
+    if has_feature(target, "avx2") or has_feature(target, "avx"):
         return CpuParams(lanes=8, registers=16, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores)
     return CpuParams(lanes=4, registers=16, l1_bytes=32 * 1024, l2_bytes=256 * 1024, cores=cores)
 
