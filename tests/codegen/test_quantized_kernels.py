@@ -11,6 +11,7 @@ import pytest
 
 from compiler.ir import GraphBuilder, interpreter
 from compiler.ir.ops.fixed_point import quantize_multiplier, quantize_multipliers
+from compiler.quant.params import add_multipliers
 from tests.oracle import run_tvm
 
 
@@ -83,17 +84,11 @@ def test_qdense_random(seed):
     assert_bit_exact(b.build(), {"x": qrand(rng, (*rows, k))})
 
 
-def _common(ra: float, rb: float) -> tuple[int, int, int]:
-    big, shift = quantize_multiplier(max(ra, rb))
-    small = round(min(ra, rb) * 2.0 ** shift)
-    return (big, small, shift) if ra >= rb else (small, big, shift)
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_qadd_qmul_requantize_random(seed):
     rng = np.random.default_rng(200 + seed)
     shape_a, shape_b = [((2, 3, 4), (2, 3, 4)), ((1, 4, 5, 5), (1, 4, 1, 1)), ((6,), (1,))][seed % 3]
-    a_mult, b_mult, shift = _common(rng.uniform(0.2, 3), rng.uniform(0.2, 3))
+    a_mult, b_mult, shift = add_multipliers(rng.uniform(0.2, 3), rng.uniform(0.2, 3), 1.0)
     zps = {"a_zp": int(rng.integers(-30, 30)), "b_zp": int(rng.integers(-30, 30))}
     mul_mult, mul_shift = quantize_multiplier(float(rng.uniform(1e-3, 5e-2)))
     rq_mult, rq_shift = quantize_multiplier(float(rng.uniform(0.1, 4)))
