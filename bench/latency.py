@@ -9,8 +9,13 @@ so that load from elsewhere on the machine hits both alike. Reported: median and
 model, the ratio edgec/onnxruntime of the medians, its geometric mean over the five zoo
 models, and edgec's 2-thread/1-thread ratio.
 
-    python -m bench.latency [--models resnet50,squeezenet] [--threads 1,2] [--repeat 30]
-                            [--json out.json] [--readme README.md]
+Int8 rows (``--int8-models``, ``bench/latency_int8.py``): edgec's int8 build (its own
+post-training quantization) against edgec's fp32 build and onnxruntime's QDQ int8 model from
+``quantize_static`` (per-channel int8 weights), calibrated on the same samples, timed in the
+same interleaved way.
+
+    python -m bench.latency [--models resnet50,squeezenet] [--int8-models digits,resnet50]
+                            [--threads 1,2] [--repeat 30] [--json out.json] [--readme README.md]
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from bench import tuned
 from bench.common import emit, machine, markdown_table
+from bench.latency_int8 import INT8, INT8_MARKERS, INT8_WHAT, prepare_int8, summarize_int8, table_int8
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ["squeezenet", "shufflenet", "resnet50", "inception_v1", "densenet121"]
-EXTRA = {"tiny_cnn": ROOT / "examples" / "tiny_cnn.onnx"}
+EXTRA = {"tiny_cnn": ROOT / "examples" / "tiny_cnn.onnx", "digits": ROOT / "examples" / "digits" / "digits_cnn.onnx"}
 PAUSE_S = 0.2  # onnxruntime's and TVM's pool threads spin-wait after a run; both would slow the other
 README_BEGIN, README_END = "<!-- bench:latency begin -->", "<!-- bench:latency end -->"
 
@@ -42,6 +49,11 @@ def load_model(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     """The ONNX model and the inputs both runtimes get."""
     from tests.zoo_models import LIGHT, dummy_feeds, graph_inputs, randomize_weights
 
+    if name == "digits":
+        from examples.digits.data import load_split
+
+        model = onnx.load(EXTRA[name])
+        return model, {graph_inputs(model)[0].name: load_split()[2][:1]}
     if name in EXTRA:
         model = onnx.load(EXTRA[name])
         rng = np.random.default_rng(0)
@@ -52,20 +64,23 @@ def load_model(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     return model, dummy_feeds(model)
 
 
-def compile_all(names: list[str], out: Path) -> dict[str, float]:
-    """Compile each model into ``out/<name>``; returns compile seconds (import + passes + build)."""
+def compile_model(name: str, out: Path, quantize=None) -> float:
+    """Compile one model into ``out``; returns seconds (import + passes + quantization + build)."""
     from compiler.codegen.build import compile_graph
     from compiler.frontend.onnx import import_onnx
-    from compiler.pipeline import compress
+    from compiler.pipeline import CompressOptions, compress
 
-    seconds = {}
-    for name in names:
-        start = time.perf_counter()
-        graph = compress(import_onnx(load_model(name)[0])).graph
-        compile_graph(graph, out / name, source=name)
-        seconds[name] = time.perf_counter() - start
-        print(f"compiled {name} in {seconds[name]:.1f} s", file=sys.stderr)
+    start = time.perf_counter()
+    graph = compress(import_onnx(load_model(name)[0]), CompressOptions(quantize=quantize)).graph
+    compile_graph(graph, out, source=name)
+    seconds = time.perf_counter() - start
+    print(f"compiled {out.name} in {seconds:.1f} s", file=sys.stderr)
     return seconds
+
+
+def compile_all(names: list[str], out: Path) -> dict[str, float]:
+    """Compile each model into ``out/<name>``; returns compile seconds per model."""
+    return {name: compile_model(name, out / name) for name in names}
 
 
 # -- child: one thread count ------------------------------------------------------------------
@@ -107,24 +122,30 @@ def measure(name: str, artifact: Path, threads: int, repeat: int) -> dict:
     error = max(float(np.max(np.abs(ours[o.name] - t)) / max(float(np.max(np.abs(t))), 1e-12))
                 for o, t in zip(compiled.outputs, theirs))
     # Both timed end to end from numpy inputs to numpy outputs (input checks and copies included).
-    times = time_rounds({"onnxruntime": lambda: session.run(None, feeds), "edgec": lambda: compiled.run(feeds)},
-                        repeat)
+    times = time_rounds({"onnxruntime": lambda: session.run(None, feeds), "edgec": lambda: compiled.run(feeds),
+                         **tuned.tuned_runners(artifact, feeds, theirs)}, repeat)
     row = {"model": name, "threads": threads, "max_rel_error": error}
     for label, values in times.items():
         row[label] = {"median_ms": percentile(values, 0.5), "p90_ms": percentile(values, 0.9), "runs": len(values)}
     row["ratio"] = row["edgec"]["median_ms"] / row["onnxruntime"]["median_ms"]
+    tuned.finish_row(row)
     return row
 
 
 def child(args: argparse.Namespace) -> None:
-    rows = [measure(name, Path(args.artifacts) / name, args.child, args.repeat) for name in args.models.split(",")]
+    from bench.latency_int8 import measure_int8
+
+    names = [n for n in args.models.split(",") if n]
+    int8 = [n for n in args.int8_models.split(",") if n]
+    rows = [measure(name, Path(args.artifacts) / name, args.child, args.repeat) for name in names]
+    rows += [measure_int8(name, Path(args.artifacts), args.child, args.repeat) for name in int8]
     json.dump(rows, sys.stdout)
 
 
-def run_child(names: list[str], artifacts: Path, threads: int, repeat: int) -> list[dict]:
+def run_child(names: list[str], int8: list[str], artifacts: Path, threads: int, repeat: int) -> list[dict]:
     env = dict(os.environ, TVM_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "bench.latency", "--child", str(threads), "--artifacts", str(artifacts),
-           "--models", ",".join(names), "--repeat", str(repeat)]
+           "--models", ",".join(names), "--int8-models", ",".join(int8), "--repeat", str(repeat)]
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"benchmark child ({threads} threads) failed:\n{done.stderr}")
@@ -137,6 +158,8 @@ def geomean(values: list[float]) -> float:
 
 
 def summarize(rows: list[dict], threads: list[int]) -> dict:
+    """Geomean and worst edgec/onnxruntime ratio of the float rows, and the thread scaling."""
+    rows = [r for r in rows if "ratio" in r]
     summary = {}
     for t in threads:
         zoo = [r["ratio"] for r in rows if r["threads"] == t and r["model"] in ZOO]
@@ -151,7 +174,7 @@ def summarize(rows: list[dict], threads: list[int]) -> dict:
 def table(rows: list[dict], compile_s: dict[str, float], summary: dict, threads: list[int]) -> str:
     body = [[r["model"], r["threads"], f"{r['onnxruntime']['median_ms']:.2f} ({r['onnxruntime']['p90_ms']:.2f})",
              f"{r['edgec']['median_ms']:.2f} ({r['edgec']['p90_ms']:.2f})", f"{r['ratio']:.2f}",
-             f"{compile_s[r['model']]:.1f}"] for r in rows]
+             f"{compile_s[r['model']]:.1f}"] for r in rows if "ratio" in r]
     for t in threads:
         body.append([f"**geomean, 5 zoo models**", t, "", "", f"**{summary[f'geomean_ratio_{t}t']:.2f}**", ""])
     text = markdown_table(["model", "threads", "onnxruntime ms, median (p90)", "edgec ms, median (p90)",
@@ -162,14 +185,21 @@ def table(rows: list[dict], compile_s: dict[str, float], summary: dict, threads:
     return text
 
 
-def update_readme(path: Path, results: dict, text: str, command: str) -> None:
+def update_readme(path: Path, results: dict, text: str, command: str, markers=(README_BEGIN, README_END),
+                  what: str = "untuned build") -> None:
+    """Replace the section between ``markers`` (a new section goes after the float one, or at
+    the end of the file)."""
+    begin, end = markers
     readme = path.read_text()
-    section = (f"{README_BEGIN}\nMeasured {results['date']} on {results['machine']} with `{command}` "
-               f"(untuned build, batch 1, same inputs; onnxruntime {results['onnxruntime']}, "
-               f"TVM {results['tvm']}).\n\n{text}\n{README_END}")
-    if README_BEGIN in readme:
-        start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)
-        readme = readme[:start] + section + readme[end:]
+    section = (f"{begin}\nMeasured {results['date']} on {results['machine']} with `{command}` "
+               f"({what}, batch 1, same inputs; onnxruntime {results['onnxruntime']}, "
+               f"TVM {results['tvm']}).\n\n{text}\n{end}")
+    if begin in readme:
+        start, stop = readme.index(begin), readme.index(end) + len(end)
+        readme = readme[:start] + section + readme[stop:]
+    elif README_END in readme:
+        at = readme.index(README_END) + len(README_END)
+        readme = readme[:at] + "\n\n" + section + readme[at:]
     else:
         readme = readme.rstrip() + "\n\n## CPU latency against onnxruntime\n\n" + section + "\n"
     path.write_text(readme)
@@ -178,12 +208,15 @@ def update_readme(path: Path, results: dict, text: str, command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(ZOO + list(EXTRA)), help="comma-separated model names")
+    parser.add_argument("--int8-models", default=",".join(INT8),
+                        help="comma-separated models for the int8 rows (empty: none)")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per model, runtime and thread count")
     parser.add_argument("--json", help="also write the JSON here")
     parser.add_argument("--readme", help="replace the results section of this README")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--artifacts", help=argparse.SUPPRESS)
+    tuned.add_arguments(parser)
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -192,19 +225,29 @@ def main() -> None:
     import tvm
 
     names = [n for n in args.models.split(",") if n]
+    int8 = [n for n in args.int8_models.split(",") if n]
     threads = [int(t) for t in args.threads.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         compile_s = compile_all(names, Path(tmp))
-        rows = [row for t in threads for row in run_child(names, Path(tmp), t, args.repeat)]
+        compile_s.update(prepare_int8(int8, Path(tmp), compile_s))
+        compile_s.update(tuned.compile_tuned(names, Path(tmp), args.tuning_db))
+        rows = [row for t in threads for row in run_child(names, int8, Path(tmp), t, args.repeat)]
     summary = summarize(rows, threads)
+    summary.update(summarize_int8(rows, threads))
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "tvm": tvm.__version__,
                "onnxruntime": onnxruntime.__version__, "repeat": args.repeat, "compile_s": compile_s,
                "summary": summary, "rows": rows}
-    text = table(rows, compile_s, summary, threads)
-    emit(results, text, args.json)
-    if args.readme:
-        update_readme(Path(args.readme), results, text, "python -m bench.latency " + " ".join(sys.argv[1:]))
-    bad = [r["model"] for r in rows if r["max_rel_error"] > 1e-3]
+    text = table(rows, compile_s, summary, threads) if names else ""
+    if tuned.table(rows, compile_s):
+        text += "\n\n" + tuned.table(rows, compile_s)
+    int8_text = table_int8(rows, compile_s) if int8 else ""
+    emit(results, "\n\n".join(t for t in (text, int8_text) if t), args.json)
+    command = "python -m bench.latency " + " ".join(sys.argv[1:])
+    if args.readme and text:
+        update_readme(Path(args.readme), results, text, command)
+    if args.readme and int8_text:
+        update_readme(Path(args.readme), results, int8_text, command, INT8_MARKERS, INT8_WHAT)
+    bad = [r["model"] for r in rows if r.get("max_rel_error", 0.0) > 1e-3]
     if bad:
         raise SystemExit(f"edgec's outputs differ from onnxruntime's for: {', '.join(bad)}")
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from . import __version__
 from . import cli_format as fmt
 from .cli_rpc import add_remote_options, add_server_commands
-from .cli_run import cmd_bench, cmd_run
+from .cli_run import add_board_options, cmd_bench, cmd_run
+from .cli_tune import add_tune_command
 from .errors import EdgecError, UsageError
 
 if TYPE_CHECKING:
@@ -47,11 +48,39 @@ def compress_options(args: argparse.Namespace, merge: bool):
         keep = tuple(k for k in (args.keep_float or "").split(",") if k)
         quant = QuantOptions(dtype=args.quantize, calib=args.calib, method=args.calib_method, keep_float=keep,
                              limit=args.calib_limit, sqnr_target_db=args.sqnr_target,
-                             bias_correction=args.bias_correction, equalize=args.equalize)
-    elif args.calib or args.keep_float:
-        raise UsageError("--calib and --keep-float only apply with --quantize int8|uint8")
+                             bias_correction=args.bias_correction, equalize=args.equalize,
+                             percentile=args.calib_percentile, pools_as_convs=args.pools_as_convs)
+    elif args.keep_float or (args.calib and not wants_pruning(args)):
+        raise UsageError("--calib and --keep-float only apply with --quantize int8|uint8 (--calib also with --prune)")
     return CompressOptions(merge=merge, passes=passes, verify_each=bool(args.debug), dump_dir=args.dump_ir,
-                           quantize=quant)
+                           quantize=quant, prune=prune_options(args))
+
+
+def wants_pruning(args: argparse.Namespace) -> bool:
+    return any(v is not None for v in (args.prune, args.prune_params, args.prune_ratios))
+
+
+def prune_options(args: argparse.Namespace):
+    """PruneOptions from --prune/--prune-params/--prune-ratios (None without them)."""
+    if not wants_pruning(args):
+        return None
+    from .prune import PruneOptions, channel_multiple_for
+
+    ratios = {}
+    for item in (args.prune_ratios or "").split(","):
+        name, sep, value = item.rpartition("=")
+        if item and (not sep or not name):
+            raise UsageError(f"--prune-ratios: '{item}' is not NAME=RATIO")
+        if item:
+            try:
+                ratios[name] = float(value)
+            except ValueError:
+                raise UsageError(f"--prune-ratios: '{value}' is not a number (in '{item}')") from None
+    uniform = ratios.pop("*", None)
+    multiple = args.channel_multiple or channel_multiple_for(getattr(args, "target_spec", None))
+    return PruneOptions(macs=args.prune, params=args.prune_params, ratio=uniform, layer_ratios=ratios,
+                        criterion=args.prune_criterion, channel_multiple=multiple, reconstruct=not args.no_reconstruct,
+                        calib=args.calib, limit=args.calib_limit)
 
 
 def list_passes() -> int:
@@ -71,24 +100,34 @@ def cmd_compile(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     check_replaceable(args.output)
     target = resolve_target(args)  # unknown target, bad board file, missing cross compiler: fail before the work
+    args.target_spec = target  # pruning rounds channel counts to this target's vector width
     compressed = compress(import_model(args.model, args.input_shape), compress_options(args, not args.no_merge))
     result = compile_graph(compressed.graph, args.output, target, passes=compressed.report(), source=args.model,
-                           schedule=not args.no_schedule)
+                           schedule=not args.no_schedule, tuning_db=args.tuning_db)
     m = result.manifest
     print(f"compiled {args.model} -> {result.path} (target {target.name}) in {time.perf_counter() - start:.2f} s")
     print(f"  inputs:  {', '.join(fmt.spec(t) for t in m['inputs'])}")
     print(f"  outputs: {', '.join(fmt.spec(t) for t in m['outputs'])}")
     print(f"  params:  {fmt.count(m['params'])} ({fmt.size(m['param_bytes'])})   MACs: {fmt.count(m['macs'])}")
+    if m.get("tuning"):
+        from .codegen.tuning import ApplyReport
+
+        print(f"  tuning:  {ApplyReport(**m['tuning']).summary()}")
+    if m.get("memory"):
+        print(fmt.memory_summary(m["memory"]))
     if args.report:
         print_pass_report(compressed)
+        if m.get("memory"):
+            print("\n" + fmt.memory_table(m["memory"]))
     return 0
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
     if args.passes == "list":
         return list_passes()
-    if not (args.merge or args.passes or args.quantize):
-        raise UsageError("nothing to do: choose a compression (--merge, --quantize int8, or --passes P1,P2)")
+    if not (args.merge or args.passes or args.quantize or wants_pruning(args)):
+        raise UsageError("nothing to do: choose a compression (--merge, --quantize int8, --prune 0.5, "
+                         "or --passes P1,P2)")
     if not args.output.endswith(".onnx"):
         raise UsageError(f"-o {args.output}: the compressed model is written as ONNX; name it *.onnx")
     from .export import save_onnx
@@ -119,6 +158,10 @@ def print_pass_report(compressed) -> None:
     if rows:
         print("\npasses:")
         print(fmt.table(["pass", "nodes", "params after", "changes"], rows))
+    if compressed.prune_report is not None:
+        from .prune.report import format_report
+
+        print("\n" + format_report(compressed.prune_report))
     q = compressed.quant_report
     if q is None:
         return
@@ -174,7 +217,10 @@ def resolve_target(args: argparse.Namespace):
         raise UsageError(f"--target-file defines {len(extra)} targets ({', '.join(t.name for t in extra)}); "
                          "choose one with --target")
     spec = get_target(args.target or (extra[0].name if extra else "host"), extra)
-    require_toolchain(spec)
+    from .codegen.aot import is_aot_target
+
+    if not is_aot_target(spec):  # C targets check their compiler when they build
+        require_toolchain(spec)
     return spec
 
 
@@ -247,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(single input), or a folder of them")
     passes.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
                         help="activation range method (default minmax)")
+    passes.add_argument("--calib-percentile", type=float, default=99.99, metavar="P",
+                        help="percentile for --calib-method percentile (default 99.99)")
     passes.add_argument("--calib-limit", type=_count_arg(1), default=512, metavar="N",
                         help="use at most N calibration samples (default 512)")
     passes.add_argument("--keep-float", metavar="auto|LAYER,...",
@@ -256,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     passes.add_argument("--bias-correction", action="store_true", help="correct each layer's mean quantization error")
     passes.add_argument("--equalize", action="store_true",
                         help="cross-layer equalization before calibration (depthwise-separable nets)")
+    passes.add_argument("--pools-as-convs", action="store_true",
+                        help="average pools as depthwise int8 convs: the mean gets its own grid (more weight bytes)")
+
+    add_prune_options(passes)
 
     p = sub.add_parser("compile", parents=[common, shapes, passes], help="compile an ONNX model into an artifact directory",
                        description="Import MODEL.onnx, compile it with TVM for TARGET and write the artifact "
@@ -270,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-merge", action="store_true", help="skip the layer-merging passes")
     p.add_argument("--no-schedule", action="store_true",
                    help="build TVM's unscheduled default kernels (naive single-threaded loops; for debugging)")
+    p.add_argument("--tuning-db", metavar="DIR",
+                   help="use the kernels 'edgec tune' found (where they beat edgec's own schedules)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("compress", parents=[common, shapes, passes],
@@ -288,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an input array (repeatable); NAME= may be left out when the model has one input")
     p.add_argument("--output", metavar="FILE.npz", help="also save all outputs to FILE.npz")
     add_remote_options(p)
+    add_board_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", parents=[common], help="measure the latency of a compiled artifact",
@@ -304,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
     check.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
     add_remote_options(p)
+    add_board_options(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("inspect", parents=[common, shapes], help="show an ONNX model's layers, parameters and MACs",
@@ -324,8 +380,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list with every target's full definition")
     p.set_defaults(func=cmd_targets)
 
+    add_tune_command(sub, [common, shapes, passes], _count_arg)
     add_server_commands(sub, common)
     return parser
+
+
+def _ratio_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def add_prune_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("structured pruning (after merging, before quantization)")
+    group.add_argument("--prune", type=_ratio_arg, metavar="RATIO",
+                       help="remove this fraction of the MACs (whole channels; with --calib: sensitivity-driven)")
+    group.add_argument("--prune-params", type=_ratio_arg, metavar="RATIO", help="remove this fraction of parameters")
+    group.add_argument("--prune-ratios", metavar="NAME=R,...",
+                       help="remove fraction R of the named layers' channels ('*=R' for every layer)")
+    group.add_argument("--prune-criterion", default="l1", choices=["l1", "l2", "bn", "activation"],
+                       help="channel importance (default l1; 'activation' needs --calib)")
+    group.add_argument("--channel-multiple", type=_count_arg(1), metavar="N",
+                       help="keep channel counts multiples of N (default: the target's vector width)")
+    group.add_argument("--no-reconstruct", action="store_true",
+                       help="skip the least-squares re-fit of pruned layers on --calib data")
 
 
 # -- entry point ----------------------------------------------------------------------------

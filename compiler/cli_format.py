@@ -64,5 +64,24 @@ def _scalar(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def _bytes(n: Any) -> str:
+    return "n/a" if n is None else f"{n:,} B"
+
+
+def memory_summary(memory: Mapping[str, Any]) -> str:
+    """The static memory of a C (AOT) build, one line each for RAM and flash."""
+    return (f"  RAM:     {_bytes(memory['ram_bytes'])} (arena {_bytes(memory['arena_bytes'])}, of which kernel "
+            f"scratch {_bytes(memory['workspace_bytes'])})\n"
+            f"  flash:   {_bytes(memory['flash_bytes'])} (code {_bytes(memory['code_bytes'])}, "
+            f"weights {_bytes(memory['weights_bytes'])})")
+
+
+def memory_table(memory: Mapping[str, Any]) -> str:
+    """Arena bytes in use at each kernel call (the memory plan's per-layer peak)."""
+    rows = [(s["step"], s["kernel"], f"{s['peak_bytes']:,}") for s in memory.get("per_step_peak", [])]
+    return "memory plan (arena bytes live during each kernel call):\n" + table(["step", "kernel", "peak"], rows,
+                                                                              right=(0, 2))
+
+
 def note(message: str) -> None:
     print(f"edgec: note: {message}", file=sys.stderr)

@@ -96,6 +96,8 @@ def print_outputs(outputs: dict[str, np.ndarray]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from .cli_rpc import close_model
 
+    if is_mcu_artifact(args.artifact):
+        return run_on_board(args)
     model = open_model(args)
     try:
         feeds = read_inputs(args.input, [t.name for t in model.inputs])
@@ -149,6 +151,8 @@ def bench_report(model: Any, repeat: int, warmup: int) -> dict[str, Any]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .cli_rpc import agreement, close_model, is_remote
 
+    if is_mcu_artifact(args.artifact):
+        return bench_on_board(args)
     model = open_model(args)
     check = args.check if args.check is not None else is_remote(args)
     try:
@@ -177,7 +181,11 @@ def print_bench(report: dict[str, Any]) -> None:
     print(f"{report['repeat']} runs after {report['warmup']} warm-up, timed on the {report['timer']}\n")
     keys = ["median_ms", "mean_ms", "p90_ms", "min_ms", "std_ms"]
     print(fmt.table(["latency", "ms"], [(k[:-3], f"{report[k]:.4f}") for k in keys], right=[1]))
-    result = report["agreement"]
+    print_agreement(report["agreement"])
+
+
+def print_agreement(result: dict[str, Any] | None) -> None:
+    """The output check of ``edgec bench --check`` (nothing when it was not asked for)."""
     if result is None:
         return
     if result["ok"] is None:
@@ -186,6 +194,76 @@ def print_bench(report: dict[str, Any]) -> None:
     print(f"\noutputs vs {result['reference']} on the host (rtol {result['rtol']:g}, atol {result['atol']:g}):")
     for row in result["outputs"]:
         print(f"  {row['name']}: max abs diff {row['max_abs_diff']:.3g}  {'ok' if row['ok'] else 'MISMATCH'}")
+
+
+# -- Cortex-M boards -------------------------------------------------------------------------------
+def add_board_options(parser: argparse.ArgumentParser) -> None:
+    """Options of run/bench for Cortex-M artifacts (QEMU by default, a real board with --port)."""
+    group = parser.add_argument_group("Cortex-M boards")
+    group.add_argument("--port", metavar="DEVICE", help="a real board's serial port (e.g. /dev/ttyACM0) "
+                       "instead of the QEMU-emulated board")
+    group.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
+    group.add_argument("--board-timeout", type=float, default=60.0, metavar="S",
+                       help="seconds to wait for each board reply (default 60)")
+
+
+def is_mcu_artifact(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "board", "board.json"))
+
+
+def open_board(args: argparse.Namespace):
+    from runtime.mcu.model import McuModel
+
+    return McuModel(args.artifact, port=getattr(args, "port", None), baud=getattr(args, "baud", 115200),
+                    timeout=getattr(args, "board_timeout", 60.0))
+
+
+def describe_count(figures: dict[str, Any]) -> str:
+    if "instructions" in figures:
+        return (f"{figures['instructions']:,} instructions (±{figures['instructions_resolution']}), "
+                f"~{figures['ms_at_clock']:.3f} ms at {figures['clock_hz'] / 1e6:g} MHz if 1 instruction/cycle")
+    return f"{figures['cycles']:,} cycles, {figures['ms_at_clock']:.3f} ms at {figures['clock_hz'] / 1e6:g} MHz"
+
+
+def run_on_board(args: argparse.Namespace) -> int:
+    with open_board(args) as model:
+        feeds = read_inputs(args.input, [t.name for t in model.inputs])
+        outputs, ticks = model.run_timed(feeds)
+        figures, where = model.figures(ticks), model.description
+    print_outputs(outputs)
+    print(f"on {where}: {describe_count(figures)}")
+    if args.output:
+        write_npz(args.output, outputs)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def bench_on_board(args: argparse.Namespace) -> int:
+    import statistics
+
+    from .cli_rpc import agreement
+
+    with open_board(args) as model:
+        feeds = model.random_inputs()
+        ticks = model.benchmark_ticks(feeds, args.repeat + args.warmup)[args.warmup:]
+        median = model.figures(int(statistics.median(ticks)))
+        outputs = model.run(feeds) if args.check else None
+        report = {"artifact": args.artifact, "target": model.board.target, "device": model.description,
+                  "timer": "device", "repeat": len(ticks), "warmup": args.warmup, "counter": median["counter"],
+                  "median": median, "min_ticks": min(ticks), "max_ticks": max(ticks),
+                  "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in model.inputs]}
+    report["agreement"] = agreement(model.manifest, feeds, outputs, args.reference, args.rtol, args.atol) \
+        if args.check else None
+    if args.json:
+        print(json.dumps(report))
+        return 1 if report["agreement"] and report["agreement"]["ok"] is False else 0
+    print(f"{report['artifact']} on {report['device']}")
+    print(f"inputs: {', '.join(fmt.spec(t) for t in report['inputs'])} (random)")
+    print(f"{report['repeat']} runs after {report['warmup']} warm-up, timed on the device by SysTick\n")
+    print(f"median: {describe_count(median)}")
+    print(f"ticks: min {report['min_ticks']:,}, max {report['max_ticks']:,} of the {median['clock_hz'] / 1e6:g} MHz clock")
+    print_agreement(report["agreement"])
+    return 1 if report["agreement"] and report["agreement"]["ok"] is False else 0
 
 
 def _first_line(err: BaseException) -> str:

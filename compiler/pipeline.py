@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from .ir.graph import Graph
 from .passes import PipelineResult, run_passes, select_passes
+from .prune.api import PruneOptions
 from .quant.ptq import QuantOptions
 
 
@@ -21,6 +22,7 @@ class CompressOptions:
     passes: Sequence[str] | None = None   # an explicit pass list instead of the default pipeline
     verify_each: bool = False             # verify the IR after every pass (tests, --debug)
     dump_dir: str | Path | None = None    # write NNN_<pass>.ir files here
+    prune: PruneOptions | None = None     # structured channel pruning after merging, before quantization
     quantize: QuantOptions | None = None  # post-training integer quantization after merging
 
 
@@ -30,9 +32,14 @@ class Compressed:
     original: Graph
     records: list = field(default_factory=list)
     quant_report: dict | None = None
+    prune_report: dict | None = None
 
     def report(self) -> list[dict]:
         passes = [r.as_dict() for r in self.records]
+        if self.prune_report is not None:
+            p = self.prune_report
+            passes.append({"pass": f"prune-{p['criterion']}", "macs": p["totals"]["macs"],
+                           "params": p["totals"]["params"], "groups_pruned": p["groups_pruned"]})
         if self.quant_report is not None:
             q = self.quant_report
             passes.append({"pass": f"quantize-{q['dtype']}", "changes": q["op_counts"],
@@ -52,19 +59,38 @@ def compress(graph: Graph, options: CompressOptions | None = None) -> Compressed
     """Run the selected graph passes; the input graph is left as it was."""
     options = options or CompressOptions()
     passes = select_passes(options.passes) if (options.merge or options.passes) else []
+    prune_options = _with_bn_scales(graph, options.prune)
     result = PipelineResult(graph)
     if passes:
         result = run_passes(graph, passes, verify_each=options.verify_each, dump_dir=options.dump_dir)
+    compressed = Compressed(result.graph, graph, result.records)
+    if prune_options is not None:
+        from .prune import prune
+
+        pruned = prune(compressed.graph, prune_options)
+        compressed.graph, compressed.prune_report = pruned.graph, pruned.report
     if options.quantize is None:
-        return Compressed(result.graph, graph, result.records)
+        return compressed
     from .quant.ptq import post_training_quantize
 
-    quantized = post_training_quantize(result.graph, options.quantize)
+    quantized = post_training_quantize(compressed.graph, options.quantize)
     if options.verify_each:
         from .ir.verify import verify
 
         verify(quantized.graph)
-    return Compressed(quantized.graph, graph, result.records, quantized.report)
+    compressed.graph, compressed.quant_report = quantized.graph, quantized.report
+    return compressed
+
+
+def _with_bn_scales(graph: Graph, options: PruneOptions | None) -> PruneOptions | None:
+    """The ``bn`` criterion reads batch-norm scales here, before merging folds them away."""
+    if options is None or options.criterion != "bn" or options.bn_scales is not None:
+        return options
+    from dataclasses import replace
+
+    from .prune.criteria import bn_gammas
+
+    return replace(options, bn_scales=bn_gammas(graph))
 
 
 def compile_model(model: str | Path, out_dir: str | Path, target: str = "host",

@@ -33,7 +33,45 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{manifest_path} is corrupt: {err}") from None
 
 
-class Model:
+class FeedChecks:
+    """Input checking and random inputs, shared by every kind of loaded model (``self.inputs``)."""
+
+    inputs: list[TensorSpec]
+
+    def check(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        """The inputs in the model's order, checked by name, shape and dtype."""
+        names = [t.name for t in self.inputs]
+        missing = [n for n in names if n not in feeds]
+        if missing:
+            raise InputError(f"missing input(s) {missing}; the model takes {names}")
+        unknown = [n for n in feeds if n not in names]
+        if unknown:
+            raise InputError(f"unknown input(s) {unknown}; the model takes {names}")
+        arrays = []
+        for spec in self.inputs:
+            array = np.asarray(feeds[spec.name])
+            if str(array.dtype) != spec.dtype:
+                raise InputError(f"input '{spec.name}' has dtype {array.dtype}, the model expects {spec.dtype}")
+            if tuple(array.shape) != spec.shape:
+                raise InputError(f"input '{spec.name}' has shape {list(array.shape)}, "
+                                 f"the model expects {list(spec.shape)}")
+            arrays.append(np.require(array, requirements='C'))  # ascontiguousarray would make 0-d 1-d
+        return arrays
+
+    def random_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        out = {}
+        for spec in self.inputs:
+            if spec.dtype.startswith("float"):
+                out[spec.name] = rng.standard_normal(spec.shape).astype(spec.dtype)
+            else:
+                info = np.iinfo(spec.dtype) if spec.dtype != "bool" else None
+                out[spec.name] = (rng.integers(0, 2, spec.shape).astype(bool) if info is None
+                                  else rng.integers(max(info.min, -128), min(info.max, 127) + 1, spec.shape).astype(spec.dtype))
+        return out
+
+
+class Model(FeedChecks):
     """A loaded artifact. ``run`` checks the inputs against the manifest before touching TVM."""
 
     def __init__(self, path: str | Path) -> None:
@@ -59,26 +97,6 @@ class Model:
                                 f"'{self.manifest['target']['name']}'?): {str(err).strip().splitlines()[-1]}") from None
         self._vm = VirtualMachine(self._lib, self.device)
         self._tvm = tvm
-
-    def check(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        """The inputs in the model's order, checked by name, shape and dtype."""
-        names = [t.name for t in self.inputs]
-        missing = [n for n in names if n not in feeds]
-        if missing:
-            raise InputError(f"missing input(s) {missing}; the model takes {names}")
-        unknown = [n for n in feeds if n not in names]
-        if unknown:
-            raise InputError(f"unknown input(s) {unknown}; the model takes {names}")
-        arrays = []
-        for spec in self.inputs:
-            array = np.asarray(feeds[spec.name])
-            if str(array.dtype) != spec.dtype:
-                raise InputError(f"input '{spec.name}' has dtype {array.dtype}, the model expects {spec.dtype}")
-            if tuple(array.shape) != spec.shape:
-                raise InputError(f"input '{spec.name}' has shape {list(array.shape)}, "
-                                 f"the model expects {list(spec.shape)}")
-            arrays.append(np.require(array, requirements='C'))  # ascontiguousarray would make 0-d 1-d
-        return arrays
 
     def _set_inputs(self, feeds: Mapping[str, Any]) -> None:
         args = [self._tvm.runtime.tensor(a, self.device) for a in self.check(feeds)]
@@ -106,25 +124,26 @@ class Model:
             times.append((time.perf_counter() - start) * 1e3)
         return times
 
-    def random_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        out = {}
-        for spec in self.inputs:
-            if spec.dtype.startswith("float"):
-                out[spec.name] = rng.standard_normal(spec.shape).astype(spec.dtype)
-            else:
-                info = np.iinfo(spec.dtype) if spec.dtype != "bool" else None
-                out[spec.name] = (rng.integers(0, 2, spec.shape).astype(bool) if info is None
-                                  else rng.integers(max(info.min, -128), min(info.max, 127) + 1, spec.shape).astype(spec.dtype))
-        return out
-
-
 def tensor_specs(manifest: Mapping[str, Any], key: str) -> list[TensorSpec]:
     """The manifest's "inputs" or "outputs" as TensorSpecs."""
     return [TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in manifest[key]]
 
 
-def load(path: str | Path) -> Model:
+def load(path: str | Path):
+    """The artifact at ``path``: a TVM-VM ``Model``, or for C artifacts (``--target c``) a ``CModel``."""
+    manifest = read_manifest(path)
+    if manifest.get("runtime") == "edgec-c":
+        if manifest.get("library"):
+            from .c_host import CModel
+
+            return CModel(path)
+        try:
+            from .mcu import load as load_board  # the Cortex-M runner (QEMU or a serial port)
+        except ImportError:
+            raise ArtifactError(f"{path} is C code for target '{manifest['target']['name']}'; it runs on the "
+                                "board: 'edgec run'/'edgec bench' boot it under QEMU, or from Python "
+                                "use runtime.mcu.model.McuModel") from None
+        return load_board(path)
     return Model(path)
 
 

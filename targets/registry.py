@@ -42,8 +42,8 @@ def _armv7(name: str, mcpu: str | None, what: str) -> TargetSpec:
     return _cpu(name, _ARMV7, "arm", "qemu-arm", mcpu, what)
 
 
-def _mcu(name: str, triple: str, what: str, mattr: tuple[str, ...] = ()) -> TargetSpec:
-    tvm = {"kind": "llvm", "mtriple": triple, "mcpu": name, "mfloat-abi": "hard"}
+def _mcu(name: str, triple: str, what: str, mattr: tuple[str, ...] = (), float_abi: str = "hard") -> TargetSpec:
+    tvm = {"kind": "llvm", "mtriple": triple, "mcpu": name, "mfloat-abi": float_abi}
     tvm.update({"mattr": list(mattr)} if mattr else {})
     return TargetSpec(name, what, tvm, arch="arm", device="mcu", runner="qemu-system-arm")
 
@@ -51,6 +51,8 @@ def _mcu(name: str, triple: str, what: str, mattr: tuple[str, ...] = ()) -> Targ
 def builtin_targets() -> list[TargetSpec]:
     return [
         _host(),
+        TargetSpec("c", "plain C99 ahead-of-time code with the edgec C runtime (no TVM at run time), "
+                   "built for this machine with gcc", {"kind": "c"}),
         _cpu("x86-avx2", {"kind": "llvm", "mtriple": "x86_64-linux-gnu"}, "x86_64", "local", "haswell",
              "x86-64 with AVX2 and FMA (Intel Haswell and later, AMD Zen)", ("avx2", "fma")),
         _cpu("x86-avx512", {"kind": "llvm", "mtriple": "x86_64-linux-gnu"}, "x86_64", "local", "skylake-avx512",
@@ -71,6 +73,8 @@ def builtin_targets() -> list[TargetSpec]:
         TargetSpec("jetson-orin", "NVIDIA Jetson Orin: Ampere GPU (sm_87), Cortex-A78AE host code",
                    {"kind": "cuda", "arch": "sm_87"}, host=dict(_AARCH64, mcpu="cortex-a78"),
                    arch="aarch64", device="cuda", runner="rpc"),
+        _mcu("cortex-m3", "thumbv7m-none-eabi", "microcontroller, Cortex-M3 without FPU: int8 models only "
+             "(microcontroller backend)", float_abi="soft"),
         _mcu("cortex-m4", "thumbv7em-none-eabihf", "microcontroller, Cortex-M4F (microcontroller backend)"),
         _mcu("cortex-m7", "thumbv7em-none-eabihf", "microcontroller, Cortex-M7 (microcontroller backend)"),
         _mcu("cortex-m55", "thumbv8.1m.main-none-eabihf", "microcontroller, Cortex-M55 with Helium "

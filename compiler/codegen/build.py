@@ -17,11 +17,12 @@ from typing import Any
 import tvm
 
 from .. import __version__
-from ..errors import LoweringError
+from ..errors import LoweringError, UsageError
 from ..ir.graph import Graph
 from ..ir.printer import format_graph
 from ..ir.stats import model_stats, tensor_specs
 from ..util.atomic import atomic_directory, check_replaceable
+from .aot import is_aot_target
 from .lower import to_relax
 from .schedules.pipeline import compile_module
 
@@ -39,20 +40,31 @@ class BuildResult:
 
 
 def compile_graph(graph: Graph, out_dir: str | Path, target: Any = "host", passes: list[dict] | None = None,
-                  source: str | None = None, schedule: bool = True) -> BuildResult:
+                  source: str | None = None, schedule: bool = True,
+                  tuning_db: str | Path | None = None) -> BuildResult:
     """``target``: a target name (see ``edgec targets``) or a ``targets.TargetSpec`` (board files).
-    ``schedule=False`` builds TVM's unscheduled default kernels (naive, single-threaded loops)."""
+    ``schedule=False`` builds TVM's unscheduled default kernels (naive, single-threaded loops).
+    ``tuning_db``: a database folder from ``edgec tune``; its winning kernels replace edgec's."""
     from targets import get_target
     from targets.toolchain import device_code, export_library, require_toolchain, tvm_target as make_target
 
     spec = target if not isinstance(target, str) else get_target(target)
+    if is_aot_target(spec):  # microcontrollers and plain C: generated C99, no TVM runtime
+        from .aot.compile import compile_aot
+
+        if tuning_db is not None:
+            raise UsageError(f"--tuning-db applies to CPU targets; target '{spec.name}' generates C code "
+                             "whose kernels are not tuned")
+
+        return compile_aot(graph, out_dir, spec, passes, source)
     toolchain = require_toolchain(spec)  # a missing cross compiler fails here, before the slow part
     tvm_target = make_target(spec)
     check_replaceable(out_dir, MANIFEST)  # refuse a bad output path before the slow part
+    tuned, tuning = _tuning_pass(tuning_db)
     start = time.perf_counter()
     mod = to_relax(graph)
     try:
-        executable = compile_module(mod, tvm_target, schedule=schedule)
+        executable = compile_module(mod, tvm_target, schedule=schedule, tuned=tuned)
     except Exception as err:
         first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise LoweringError(f"TVM could not compile the model for target '{spec.name}': {first}") from err
@@ -70,6 +82,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, target: Any = "host", passe
         "library": LIBRARY,
         "passes": passes or [],
         "schedule": schedule,
+        "tuning": tuning.as_dict() if tuning is not None else None,
         "params": stats["params"],
         "param_bytes": stats["param_bytes"],
         "macs": stats["macs"],
@@ -80,3 +93,12 @@ def compile_graph(graph: Graph, out_dir: str | Path, target: Any = "host", passe
         (tmp / IR_TEXT).write_text(format_graph(graph))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return BuildResult(Path(out_dir), manifest, time.perf_counter() - start)
+
+
+def _tuning_pass(tuning_db: str | Path | None):
+    """The pass applying ``tuning_db`` and the report it fills (None, None without a database)."""
+    if tuning_db is None:
+        return None, None
+    from .tuning import database_pass
+
+    return database_pass(str(tuning_db))

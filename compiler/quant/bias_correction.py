@@ -56,7 +56,8 @@ def correct_bias(float_graph: Graph, quant_graph: Graph, quantized_of: Mapping[s
         mean = error / np.maximum(count, 1)
         mult, shift = (graph.constants[i].astype(np.float64) for i in node.inputs[3:5])
         unit = mult / 2.0 ** shift * node.attrs["out_scale"]
-        bias = graph.constants[node.inputs[2]].astype(np.int64) - np.rint(mean / unit).astype(np.int64)
+        steps = np.rint(np.divide(mean, unit, out=np.zeros_like(mean), where=unit > 0))  # mult 0: nothing to fix
+        bias = graph.constants[node.inputs[2]].astype(np.int64) - steps.astype(np.int64)
         graph.constants[node.inputs[2]] = freeze(np.clip(bias, -(2 ** 31), 2 ** 31 - 1).astype(np.int32))
         changed += 1
     return graph, changed

@@ -44,6 +44,28 @@ def weight_scales(w: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.where(peak > 0, peak / 127.0, 1.0)
 
 
+# The finest accumulator step (x_scale * w_scale[c]) a layer may use, relative to its output step:
+# far below anything rounding can see, yet keeps the requantization multiplier inside its
+# fixed-point range (a smaller one flushes to 0, and the whole channel with it).
+MIN_ACC_STEP_RELATIVE = 2.0 ** -24
+BIAS_HEADROOM = 2 ** 30  # |bias_q| stays below this, well inside int32
+
+
+def layer_weight_scales(w: np.ndarray, bias: np.ndarray | None, x_scale: float, out_scale: float) -> np.ndarray:
+    """Per-output-channel weight scales (axis 0) for a layer, floored so that each channel stays exact.
+
+    A channel whose weights are (nearly) all zero, e.g. a dead channel after batch-norm folding,
+    computes ``relu(bias)``: a constant that later layers rely on. ``max|w| / 127`` would give it
+    a scale so small that its bias overflows int32 and its multiplier rounds to zero. The floor
+    keeps the accumulator step at least ``out_scale * 2^-24`` and ``|bias| / 2^30``; the tiny
+    weights then quantize to 0, which changes the output by less than they are worth.
+    """
+    scales = weight_scales(w, 0)
+    bias_abs = np.zeros_like(scales) if bias is None else np.abs(np.asarray(bias, np.float64)).reshape(-1)
+    floor = np.maximum(out_scale * MIN_ACC_STEP_RELATIVE, bias_abs / BIAS_HEADROOM) / x_scale
+    return np.maximum(scales, floor)
+
+
 def quantize_weights(w: np.ndarray, scales: np.ndarray, axis: int = 0) -> np.ndarray:
     shape = [1] * w.ndim
     shape[axis] = -1

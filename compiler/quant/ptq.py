@@ -14,7 +14,7 @@ from .bias_correction import correct_bias
 from .calibrate import calibrate
 from .equalize import equalize
 from .mixed_precision import choose_keep_float
-from .prepare import split_nonclamp_activations
+from .prepare import prepare
 from .quantize import QuantConfig, Quantized, quantize
 from .report import sqnr_report
 
@@ -24,10 +24,12 @@ class QuantOptions:
     dtype: str = "int8"                  # activations: int8 or uint8 (weights are always int8)
     calib: Any = None                    # calibration data: .npz / .npy / folder / iterable of feeds
     method: str = "minmax"               # activation range method
+    percentile: float = 99.99            # for method "percentile"
     keep_float: tuple[str, ...] = ()     # layers to keep in float, or ("auto",) for mixed precision
     sqnr_target_db: float = 30.0         # what "auto" aims for (output SQNR)
     bias_correction: bool = False        # correct each layer's mean output error
     equalize: bool = False               # cross-layer equalization before calibration
+    pools_as_convs: bool = False         # unpadded average pools as depthwise convs (own output grid)
     limit: int | None = 512              # at most this many calibration samples
     report_samples: int = 64             # samples used for the SQNR report
 
@@ -55,10 +57,10 @@ def weight_bytes(graph: Graph) -> int:
 def post_training_quantize(graph: Graph, options: QuantOptions) -> QuantResult:
     samples = load_samples(graph, options.calib, options.limit)
     report_samples = samples[:options.report_samples]
-    prepared = split_nonclamp_activations(graph)
+    prepared = prepare(graph, options.pools_as_convs)
     if options.equalize:
         prepared = equalize(prepared).graph
-    ranges = calibrate(prepared, samples, options.method)
+    ranges = calibrate(prepared, samples, options.method, options.percentile)
     keep, history = list(options.keep_float), None
     if keep == ["auto"]:
         keep, history = choose_keep_float(prepared, ranges, report_samples, options.dtype, options.sqnr_target_db)

@@ -4,12 +4,16 @@ Each float value keeps up to two versions in the new graph, made on demand: its 
 version (named as before) and its quantized version (``<name>_q``). A conv/dense layer always
 takes a quantized input (a ``quantize`` is inserted where needed) and produces a quantized
 output; adds, multiplies, concats, pools, clamps and table-lookup activations stay in integers
-when their input already is; anything else (softmax, resize, ...) runs in float between
+when their input already is (an average pool only if an integer op reads its mean: one that
+feeds only softmax or the graph output is computed in float, without rounding the mean to its
+input's grid); anything else (softmax, resize, ...) runs in float between
 ``dequantize`` and ``quantize`` boundaries. Graph inputs and outputs keep their float types.
 
 Fused ReLU/ReLU6 become the output clamp (``act_min``/``act_max``); other fused activations are
 split off first (``prepare``) so the layer's own output range is calibrated and the activation
-becomes a lookup table.
+becomes a lookup table. A ReLU/Clip that is the only consumer of an add/sub/mul (a residual
+block's ``relu(x + f(x))``) is fused the same way: the integer add writes the clamp's output on the
+clamp's own (non-negative) grid, instead of the add's signed one, which would waste half the levels.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import get
 from ..ir.ops.fixed_point import dtype_range
 from ..ir.ops.registry import activation_of
-from .params import (Affine, activation_params, add_multipliers, layer_multipliers, quantize_bias, quantize_multiplier,
-                     quantize_weights, requantize_multiplier, weight_scales)
+from .params import (Affine, activation_params, add_multipliers, layer_multipliers, layer_weight_scales, quantize_bias,
+                     quantize_multiplier, quantize_weights, requantize_multiplier)
 
 CLAMPS = ("relu", "clip")
 LUT_OPS = ("sigmoid", "tanh", "hard_swish", "hard_sigmoid", "leaky_relu")
 PASSTHROUGH = ("reshape", "transpose", "max_pool", "global_max_pool", "slice", "identity")
 Ranges = dict[str, tuple[float, float]]
+INTEGER_OPS = frozenset(("conv", "dense", "add", "sub", "mul", "concat", "pad", "avg_pool", "global_avg_pool",
+                         *CLAMPS, *LUT_OPS, *PASSTHROUGH))
 
 
 @dataclass
@@ -82,6 +88,9 @@ class _Rewriter:
         self.q_of: dict[str, str] = {}
         self.params: dict[str, Affine] = {}   # new quantized value -> its grid
         self.counts: Counter = Counter()
+        self.fused_clamp = _fusable_clamps(graph)   # binary op output -> the clamp node it feeds
+        self.absorbed: set[str] = set()             # outputs of clamps already written by their producer
+        self.consumers = graph.consumers()
 
     # -- value versions --------------------------------------------------------------------
     def grid(self, value: str) -> Affine:
@@ -126,9 +135,11 @@ class _Rewriter:
     def out_attrs(self, p: Affine, lo: int | None = None, hi: int | None = None) -> dict:
         return {"out_scale": p.scale, "out_zp": p.zp, "out_dtype": p.dtype, "act_min": lo, "act_max": hi}
 
-    def emit_q(self, node: Node, op: str, inputs: list[str], attrs: dict, p: Affine) -> None:
-        out = self.b.op(op, inputs, attrs, name=node.name, outputs=[f"{node.outputs[0]}_q"])
-        self.set_q(node.outputs[0], out, p)
+    def emit_q(self, node: Node, op: str, inputs: list[str], attrs: dict, p: Affine, value: str | None = None) -> None:
+        """Emit ``op`` as the quantized version of ``value`` (default: the node's output)."""
+        value = value or node.outputs[0]
+        out = self.b.op(op, inputs, attrs, name=node.name, outputs=[f"{value}_q"])
+        self.set_q(value, out, p)
         self.counts[op] += 1
 
     # -- the walk --------------------------------------------------------------------------
@@ -137,8 +148,9 @@ class _Rewriter:
             t = self.src.types[name]
             self.float_of[name] = self.b.input(name, t.shape, t.dtype)
         for node in self.src.nodes:
-            keep = node.name in self.config.keep_float or any(o in self.config.keep_float for o in node.outputs)
-            handler = None if keep else self.handler(node)
+            if node.outputs and node.outputs[0] in self.absorbed:
+                continue
+            handler = None if self.kept_float(node) else self.handler(node)
             if handler is None:
                 self.float_node(node)
             else:
@@ -149,6 +161,9 @@ class _Rewriter:
                 self.b.graph.rename(name, self.b.graph.fresh_name(out) if out in self.b.graph.types else out)
             self.b.graph.outputs.append(out if out in self.b.graph.types else name)
         self.b.graph.remove_unused_constants()
+
+    def kept_float(self, node: Node) -> bool:
+        return node.name in self.config.keep_float or any(o in self.config.keep_float for o in node.outputs)
 
     def handler(self, node: Node):
         op = node.op
@@ -165,12 +180,17 @@ class _Rewriter:
         if op in PASSTHROUGH or (op == "pad" and node.attrs["mode"] == "constant" and node.attrs["value"] == 0.0):
             return self.passthrough
         if op in ("avg_pool", "global_avg_pool"):
-            return self.avg_pool
+            # a mean that only float code reads (softmax, the graph output) is better left unrounded
+            return None if self.read_in_float(node.outputs[0]) else self.avg_pool
         if op in CLAMPS:
             return self.clamp
         if op in LUT_OPS:
             return self.lut
         return None
+
+    def read_in_float(self, value: str) -> bool:
+        """Whether every reader of ``value`` is float: graph outputs and ops without an integer form."""
+        return all(n.op not in INTEGER_OPS for n in self.consumers.get(value, []))
 
     def float_node(self, node: Node) -> None:
         inputs = [self.get_f(i) for i in node.inputs]
@@ -185,7 +205,7 @@ class _Rewriter:
         w = self.src.constants[node.inputs[1]]
         bias = self.src.constants[node.inputs[2]] if len(node.inputs) == 3 else None
         out = self.grid(node.outputs[0])
-        ws = weight_scales(w, 0)
+        ws = layer_weight_scales(w, bias, xp.scale, out.scale)
         mult, shift = layer_multipliers(xp.scale, ws, out.scale)
         lo = hi = None
         act = activation_of(node.attrs)
@@ -203,17 +223,26 @@ class _Rewriter:
 
     def binary(self, node: Node) -> None:
         a, c = (self.get_q(i) for i in node.inputs)
-        pa, pc, out = self.params[a], self.params[c], self.grid(node.outputs[0])
+        pa, pc = self.params[a], self.params[c]
+        clamp = self.fused_clamp.get(node.outputs[0])
+        if clamp is not None and not self.kept_float(clamp):
+            out = self.grid(clamp.outputs[0])
+            lo, hi = self.clamp_bounds(clamp, out)
+            self.absorbed.add(clamp.outputs[0])
+            target = clamp.outputs[0]
+        else:
+            out, lo, hi, target = self.grid(node.outputs[0]), None, None, node.outputs[0]
         zps = {"a_zp": pa.zp, "b_zp": pc.zp}
         if node.op == "mul":
             mult, shift = quantize_multiplier(pa.scale * pc.scale / out.scale)
-            self.emit_q(node, "qmul", [a, c], {**zps, "mult": mult, "shift": shift, **self.out_attrs(out)}, out)
+            attrs = {**zps, "mult": mult, "shift": shift, **self.out_attrs(out, lo, hi)}
+            self.emit_q(node, "qmul", [a, c], attrs, out, target)
             return
         a_mult, b_mult, shift = add_multipliers(pa.scale, pc.scale, out.scale)
         if node.op == "sub":
             b_mult = -b_mult
         self.emit_q(node, "qadd", [a, c], {**zps, "a_mult": a_mult, "b_mult": b_mult, "shift": shift,
-                                           **self.out_attrs(out)}, out)
+                                           **self.out_attrs(out, lo, hi)}, out, target)
 
     def concat(self, node: Node) -> None:
         out = self.grid(node.outputs[0])
@@ -245,11 +274,17 @@ class _Rewriter:
             attrs = {"kernel_shape": self.src.types[node.inputs[0]].shape[2:]}
         self.emit_q(node, "qavg_pool", [x], {**attrs, **self.out_attrs(p)}, p)
 
+    @staticmethod
+    def clamp_bounds(node: Node, p: Affine) -> tuple[int, int | None]:
+        """A relu/clip node's bounds on grid ``p`` (act_min, act_max)."""
+        lo = p.quantize(0.0 if node.op == "relu" else node.attrs["min"])
+        hi = None if node.op == "relu" else p.quantize(node.attrs["max"])
+        return lo, hi
+
     def clamp(self, node: Node) -> None:
         x = self.q_of[node.inputs[0]]
         p = self.params[x]
-        lo = p.quantize(0.0 if node.op == "relu" else node.attrs["min"])
-        hi = None if node.op == "relu" else p.quantize(node.attrs["max"])
+        lo, hi = self.clamp_bounds(node, p)
         self.emit_q(node, "requantize", [x], {"in_zp": p.zp, "mult": 1 << 30, "shift": 30,
                                               **self.out_attrs(p, lo, hi)}, p)
 
@@ -263,6 +298,19 @@ class _Rewriter:
         olo, ohi = dtype_range(out.dtype)
         table = np.clip(np.rint(y / out.scale) + out.zp, olo, ohi).astype(out.dtype)
         self.emit_q(node, "lut", [x, self.b.const(table, f"{node.outputs[0]}_table")], self.out_attrs(out), out)
+
+
+def _fusable_clamps(graph: Graph) -> dict[str, Node]:
+    """add/sub/mul outputs whose only use is one relu/clip (not graph outputs): value -> that clamp."""
+    consumers = graph.consumers()
+    fused = {}
+    for node in graph.nodes:
+        if node.op not in ("add", "sub", "mul") or node.outputs[0] in graph.outputs:
+            continue
+        users = consumers.get(node.outputs[0], [])
+        if len(users) == 1 and users[0].op in CLAMPS and users[0].inputs[0] == node.outputs[0]:
+            fused[node.outputs[0]] = users[0]
+    return fused
 
 
 def iter_layers(graph: Graph) -> Iterable[Node]:

@@ -1,7 +1,18 @@
 /* edgec lightweight C runtime: the API a generated model exposes, and the few symbols its kernels need.
  *
- * Plain C99, no malloc, no operating system. A compiled model is three files: model.c / model.h
- * (generated: kernels, weights as const arrays, the static arena, edgec_model_run) plus this runtime.
+ * Plain C99, no malloc, no operating system. `edgec compile --target c|cortex-m4|... -o OUT` writes
+ * OUT/src: model.c / model.h (weights as const arrays, the static arena, edgec_model_run),
+ * kernels.c / kernels.h (TVM-generated loops with raw-pointer arguments) and this runtime. Add the
+ * six files to a firmware build (link with libm) and call:
+ *
+ *     #include "model.h"
+ *     static int8_t input[EDGEC_MODEL_INPUT0_BYTES], output[EDGEC_MODEL_OUTPUT0_BYTES];
+ *     const void *ins[1] = {input};
+ *     void *outs[1] = {output};
+ *     int status = edgec_model_run(ins, outs);   (EDGEC_OK, or see edgec_status_string)
+ *
+ * Inputs and outputs stay in the caller's memory; everything else lives in model.c's one static
+ * arena, at offsets planned at compile time (see manifest.json "memory").
  */
 #ifndef EDGEC_RUNTIME_H
 #define EDGEC_RUNTIME_H

@@ -170,3 +170,34 @@ def test_random_qdense(seed, monkeypatch):
         g.output(b.op("qdense", ins, {"x_zp": int(r.integers(-10, 10)), **out_attrs(r, fused=features % 2 == 1)}))
     families = build_and_check(g.build(), g.feeds, monkeypatch, HAS_DOT)
     assert families.get("qconv", 0) >= 5, families
+
+
+def longest_expression(mod: tvm.IRModule) -> int:
+    """Characters in the longest line of the scheduled kernels' TIR (one line per store)."""
+    return max(len(line) for func in mod.functions.values() if isinstance(func, tvm.tirx.PrimFunc)
+               for line in func.script().splitlines())
+
+
+@pytest.mark.parametrize("dot", DOT_MODES)
+def test_residual_chain(dot, monkeypatch):
+    """ResNet's bottleneck tail as the quantizer emits it: a conv whose requantized result is
+    added (qadd) to a shortcut, then a requantize with a ReLU clamp, twice in a row, so each
+    conv's fused kernel carries three chained requantize epilogues plus the shortcut's scaling.
+    Inlining every stage blindly made that one expression exponentially large (ResNet-50 did
+    not compile in minutes); the epilogue must stay small, be computed per tile, and be exact."""
+    g = Int8Graph(11)
+    r = g.rng
+    x = g.input((1, 16, 9, 7))
+    g.zp[x] = 3
+    for _ in range(2):
+        y = g.qconv(x, 16, 16, kernel=(1, 1), pads=(0, 0, 0, 0))
+        s = g.op("qadd", [y, x], {"a_zp": g.zp[y], "b_zp": g.zp[x], "a_mult": 1 << 30, "b_mult": 3 << 28,
+                                  "shift": 31, **out_attrs(r)})
+        zp = g.zp[s]
+        x = g.op("requantize", [s], {"in_zp": zp, "mult": 1 << 30, "shift": 30, "out_scale": 0.05, "out_zp": zp,
+                                     "out_dtype": "int8", "act_min": zp, "act_max": 127})
+    g.output(x)
+    families = build_and_check(g.build(), g.feeds, monkeypatch, dot)
+    assert families.get("qconv", 0) >= 2, families
+    mod = scheduled_kernels(to_relax(g.build()), HOST, strict=True)
+    assert longest_expression(mod) < 6000

@@ -47,11 +47,12 @@ def _schedule_pad(sch: Schedule, params: CpuParams) -> None:
     vectorize_innermost(sch, pad, params.lanes)
 
 
-def _grouped_output(sch: Schedule, out, groups: int, params: CpuParams) -> None:
+def _grouped_output(sch: Schedule, out, groups: int, params: CpuParams, inline: bool = True) -> None:
     """The output stage of a grouped or channel-padded conv, as its own loop nest: channel
     ``o`` is split into (group, channel in group), which makes the read of the padded result
     affine again, and the channel-in-group loop is vectorized as wide as it divides."""
-    inline_epilogue(sch, out)
+    if inline:
+        inline_epilogue(sch, out)
     *outer, o = sch.get_loops(out)
     per_group = extent(sch, o) // groups
     g, j = sch.split(o, [groups, per_group])
@@ -99,7 +100,9 @@ def schedule_conv(sch: Schedule, params: CpuParams) -> None:
     _schedule_pad(sch, params)
 
 
-def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE) -> None:
+def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE, inline: bool = True):
+    """Returns the tile loop (under which the caller may compute further epilogue stages);
+    ``inline=False`` leaves the epilogue after the kernel's own output alone."""
     main = find(sch, block_name)
     work = loop_work(sch, main)
     b, y, x, c, ry, rx = sch.get_loops(main)
@@ -110,7 +113,8 @@ def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTH
     xo, xi = sch.split(x, [None, owr])
     sch.reorder(b, y, co, xo, ry, rx, xi, cj, cl)
     write_back = sch.cache_write(main, 0, "local")
-    inline_epilogue(sch, write_back)
+    if inline:
+        inline_epilogue(sch, write_back)
     sch.reverse_compute_at(write_back, xo)
     vectorize_innermost(sch, write_back, lanes)
     sch.unroll(ry)
@@ -121,3 +125,4 @@ def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTH
     parallel(sch, [b, y, co], work, params.cores)
     sch.decompose_reduction(main, ry)
     _schedule_pad(sch, params)
+    return xo

@@ -13,7 +13,8 @@ import math
 from tvm import s_tir
 from tvm.sym import Analyzer
 
-from .common import Schedule, blocks, extent, is_reduction, name, parallel, try_inline, vector_width
+from .common import (Schedule, blocks, extent, inline_is_small, is_reduction, name, parallel, try_inline,
+                     vector_width)
 from .params import CpuParams
 
 CONCAT = "T_concat"       # TOPI's concatenate block
@@ -64,7 +65,7 @@ def schedule_loop_nest(sch: Schedule, block, params: CpuParams, parts: list[int]
 def schedule_injective(sch: Schedule, params: CpuParams) -> None:
     concat = next((concat_parts(sch, b) for b in blocks(sch) if name(sch, b) == CONCAT), None)
     for block in reversed(blocks(sch)):  # inline from the end: producers see their final consumers
-        if not is_reduction(sch, block):
+        if not is_reduction(sch, block) and inline_is_small(sch, block):
             try_inline(sch, block)
     for block in blocks(sch):
         if not is_reduction(sch, block) and sch.get_loops(block):

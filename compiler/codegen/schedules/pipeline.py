@@ -16,14 +16,20 @@ def _module_pass(fn, pass_name: str):
     return tvm.transform.module_pass(lambda mod, _ctx: fn(mod), opt_level=0, name=pass_name)
 
 
-def kernel_passes(target: tvm.target.Target, strict: bool = False) -> list:
-    """Dispatch, layout, legalize + fuse, schedule: the passes that make the kernels. Tuning
-    starts from the same fused functions, so tuned and untuned builds share layouts and fusion."""
+def fusion_passes(target: tvm.target.Target) -> list:
+    """Dispatch, layout, legalize + fuse: the unscheduled fused kernels. Tuning (``codegen.tuning``)
+    starts from these same functions, so tuned and untuned builds share layouts and fusion."""
     params = cpu_params(target)
     layout = _module_pass(lambda mod: convert_layout(mod, params), "edgec.ConvertLayout")
+    return cpu_generic.library_dispatch_passes(target) + [layout] + cpu_generic.legalize_passes(target)
+
+
+def kernel_passes(target: tvm.target.Target, strict: bool = False, tuned=None) -> list:
+    """``fusion_passes``, then schedule: the passes that make the kernels. ``tuned`` (a pass that
+    applies a tuning database) runs in between; the functions it schedules keep their tuned code."""
+    params = cpu_params(target)
     scheduler = _module_pass(lambda mod: schedule_module(mod, params, strict), "edgec.Schedule")
-    return (cpu_generic.library_dispatch_passes(target) + [layout] + cpu_generic.legalize_passes(target)
-            + [scheduler])
+    return fusion_passes(target) + ([tuned] if tuned is not None else []) + [scheduler]
 
 
 def scheduled_kernels(mod: tvm.IRModule, target: tvm.target.Target, strict: bool = False) -> tvm.IRModule:
@@ -32,25 +38,27 @@ def scheduled_kernels(mod: tvm.IRModule, target: tvm.target.Target, strict: bool
         return tvm.transform.Sequential(kernel_passes(target, strict))(mod)
 
 
-def cpu_pipeline(target: tvm.target.Target, schedule: bool = True, strict: bool = False):
+def cpu_pipeline(target: tvm.target.Target, schedule: bool = True, strict: bool = False, tuned=None):
     """The pipeline for ``tvm.compile(..., relax_pipeline=...)``; ``schedule=False`` gives TVM's
-    default (unscheduled, single-threaded loops)."""
+    default (unscheduled, single-threaded loops); ``tuned`` as for ``kernel_passes``."""
     if not schedule or target.kind.name != "llvm":
         return relax.get_default_pipeline(target)
 
     @tvm.transform.module_pass(opt_level=0, name="edgec.CpuPipeline")
     def _pipeline(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
         with target:
-            passes = (kernel_passes(target, strict) + cpu_generic.dataflow_lower_passes(target)
+            passes = (kernel_passes(target, strict, tuned) + cpu_generic.dataflow_lower_passes(target)
                       + cpu_generic.finalize_passes(target))
             return tvm.transform.Sequential(passes)(mod)
 
     return _pipeline
 
 
-def compile_module(mod: tvm.IRModule, target: tvm.target.Target, schedule: bool = True, strict: bool = False):
+def compile_module(mod: tvm.IRModule, target: tvm.target.Target, schedule: bool = True, strict: bool = False,
+                   tuned=None):
     """``tvm.compile`` with edgec's pipeline. Scheduled LLVM code for this machine names the host
-    CPU, so that LLVM emits the vector width the schedules were tiled for."""
+    CPU, so that LLVM emits the vector width the schedules were tiled for. ``tuned``: a pass that
+    applies a tuning database (``codegen.tuning``); it reads the target from the pass context."""
     if schedule and target.kind.name == "llvm":
         target = with_host_cpu(target)
-    return tvm.compile(mod, target=target, relax_pipeline=cpu_pipeline(target, schedule, strict))
+    return tvm.compile(mod, target=target, relax_pipeline=cpu_pipeline(target, schedule, strict, tuned))

@@ -10,12 +10,16 @@ and the 4 products unrolled.
 
 from __future__ import annotations
 
-from .common import (Schedule, extent, find, inline_epilogue, inline_producers, loop_work, parallel, try_inline,
-                     vectorize_innermost)
+from .common import (INLINE_NODES, Schedule, blocks, extent, find, inline_bounded, inline_epilogue, inline_is_small,
+                     is_reduction, loop_work, name, parallel, try_inline, vectorize_innermost)
 from .conv import _grouped_output, _schedule_pad, schedule_depthwise
+from .injective import schedule_loop_nest
 from .kernels import PAD
 from .params import CpuParams
 from .qkernels import LANES, QCONV, QCONV_OUT, QDEPTHWISE
+
+# Inlining limit for epilogue stages that do not read the kernel's result (see ``flatten_epilogue``).
+INDEPENDENT_NODES = 4 * INLINE_NODES
 
 
 def exact_register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
@@ -30,20 +34,59 @@ def exact_register_tile(width: int, vectors: int, registers: int) -> tuple[int, 
     return best
 
 
-def flatten_epilogue(sch: Schedule, keep: set[str]) -> None:
-    """Inline every elementwise stage but the last into its consumers. The requantize epilogue
-    is a DAG (``p`` feeds both ``|p|`` and ``p < 0``), which ``inline_epilogue``'s chain walk
-    stops at; inlined into one final stage it becomes a chain of one."""
-    inline_producers(sch, keep=keep | {PAD})
+def _split_stages(sch: Schedule, keep: set[str]) -> tuple[list, list]:
+    """The blocks after the kernel's own, in program order: those that read the kernel's
+    result (directly or not), and those that do not (e.g. the other operand of a residual add)."""
+    dependent, independent, reached = [], [], set(keep)
+    own = tuple(keep | {PAD})  # the kernel's blocks, and the caches named after them
+    for stage in (b for b in blocks(sch) if not name(sch, b).startswith(own) and not is_reduction(sch, b)):
+        if any(name(sch, p) in reached for p in sch.get_producers(stage)):
+            dependent.append(stage)
+            reached.add(name(sch, stage))
+        else:
+            independent.append(stage)
+    return dependent, independent
+
+
+def flatten_epilogue(sch: Schedule, keep: set[str]) -> tuple[list, list]:
+    """Inline the elementwise stages into their consumers as far as that keeps expressions
+    small (``common.inline_bounded``): the requantize epilogue is a DAG (``p`` feeds both
+    ``|p|`` and ``p < 0``), which ``inline_epilogue``'s chain walk stops at. Stages that do not
+    read the kernel's result may grow their consumers further (they must be inlined to compute
+    the epilogue per tile). Returns ``_split_stages``."""
+    inline_bounded(sch, keep=keep | {PAD})
+    for stage in reversed(_split_stages(sch, keep)[1]):
+        if inline_is_small(sch, stage, INDEPENDENT_NODES):
+            try_inline(sch, stage)
+    return _split_stages(sch, keep)
+
+
+def epilogue_at(sch: Schedule, stages: list, loop, params: CpuParams, last_is_output: bool = True) -> None:
+    """Compute the epilogue stages per tile, under ``loop``, vectorized."""
+    for i, stage in enumerate(stages):
+        sch.reverse_compute_at(stage, loop)
+        if i < len(stages) - 1 or not last_is_output:
+            sch.set_scope(stage, 0, "local")  # a tile-sized scratch, not a whole tensor
+        vectorize_innermost(sch, stage, params.lanes)
+
+
+def whole_loop_nests(sch: Schedule, stages: list, params: CpuParams) -> None:
+    """The fallback for stages a tile cannot compute: each its own parallel, vectorized nest."""
+    for stage in stages:
+        schedule_loop_nest(sch, stage, params)
 
 
 def schedule_qdepthwise(sch: Schedule, params: CpuParams) -> None:
-    flatten_epilogue(sch, {QDEPTHWISE})
-    schedule_depthwise(sch, params, QDEPTHWISE)
+    dependent, independent = flatten_epilogue(sch, {QDEPTHWISE})
+    tile_loop = schedule_depthwise(sch, params, QDEPTHWISE, inline=not (dependent or independent))
+    if independent:
+        whole_loop_nests(sch, independent + dependent, params)
+    else:
+        epilogue_at(sch, dependent, tile_loop, params)
 
 
 def schedule_qconv(sch: Schedule, params: CpuParams) -> None:
-    flatten_epilogue(sch, {QCONV, QCONV_OUT})
+    stages = flatten_epilogue(sch, {QCONV, QCONV_OUT})
     main, out = find(sch, QCONV), find(sch, QCONV_OUT)
     work = loop_work(sch, main)
     b, y, x, g, o, ry, rx, rco, rci = sch.get_loops(main)
@@ -57,15 +100,20 @@ def schedule_qconv(sch: Schedule, params: CpuParams) -> None:
     inner = [xi, oj, ol, rci] if params.int8_dot else [xi, oj, rci, ol]
     sch.reorder(*outer, xo, ry, rx, rco, *inner)
     write_back = sch.cache_write(main, 0, "local")
+    independent = stages[1]
     if per_tile:
         try_inline(sch, write_back)
-        inline_epilogue(sch, out)
-        sch.reverse_compute_at(out, xo)
-        vectorize_innermost(sch, out, params.lanes)
+        if not independent:
+            inline_epilogue(sch, out)
+        dependent = _split_stages(sch, {QCONV, QCONV_OUT})[0]
+        epilogue_at(sch, [out] + ([] if independent else dependent), xo, params, last_is_output=not independent)
     else:
         sch.reverse_compute_at(write_back, xo)
         vectorize_innermost(sch, write_back, params.lanes)
-        _grouped_output(sch, out, groups, params)
+        _grouped_output(sch, out, groups, params, inline=not any(stages))
+        dependent = _split_stages(sch, {QCONV, QCONV_OUT})[0]
+    if independent or not per_tile:
+        whole_loop_nests(sch, independent + dependent, params)
     sch.unroll(xi)
     sch.unroll(oj)
     parallel(sch, outer, work, params.cores)
