@@ -86,7 +86,9 @@ def measure_edgec(key: str, target: str, macs: int, work: Path) -> dict[str, Any
     try:
         manifest, sizes = compile_for_board(model, target, out)
         with McuModel(out, timeout=600) as board:
-            ticks = board.benchmark_ticks(board.random_inputs(), repeat=1)[0]
+            feeds = board.random_inputs()
+            steps = max_steps_from_reference(model, feeds, board.run(feeds))
+            ticks = board.benchmark_ticks(feeds, repeat=1)[0]
             figures = board.figures(ticks)
             arena, stack_used = board.info.arena_bytes, board.stack_used()
     except EdgecError as err:
@@ -97,7 +99,18 @@ def measure_edgec(key: str, target: str, macs: int, work: Path) -> dict[str, Any
             "weights_bytes": memory.get("weights_bytes"), "io_bytes": io_bytes(manifest),
             "stack_bytes": sizes["stack_bytes"], "stack_used_bytes": stack_used, "static_ram_bytes": sizes["ram_static_bytes"],
             "instructions": figures["instructions"], "instructions_per_mac": figures["instructions"] / macs,
-            "machine": board.board.machine, "clock_hz": figures["clock_hz"], "sections": sizes["sections"]}
+            "max_steps_vs_reference": steps, "machine": board.board.machine, "clock_hz": figures["clock_hz"], "sections": sizes["sections"]}
+
+
+def max_steps_from_reference(model: Path, feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> int:
+    """Largest difference, in integer steps, between the board's outputs and the numpy reference
+    interpreter on the integer IR of the same model and inputs (0 = bit-exact)."""
+    from compiler.ir import interpreter
+    from compiler.pipeline import load
+
+    want = interpreter.run(load(model, batch_one_shapes(model)), feeds)
+    return max(int(np.max(np.abs(outputs[name].astype(np.int64) - np.asarray(want[name]).astype(np.int64))))
+               for name in outputs)
 
 
 def io_bytes(manifest: dict[str, Any]) -> int:
@@ -157,16 +170,16 @@ def tflm_arena(key: str) -> dict[str, Any]:
 # -- report ---------------------------------------------------------------------------------------------
 def table(rows: list[dict[str, Any]]) -> str:
     headers = ["model", "board", "flash B (code+weights)", "RAM B (all)", "arena B", "I/O B", "stack B (used)",
-               "instructions", "instr/MAC", "TFLM arena B", "RAM (all) < TFLM arena"]
+               "instructions", "instr/MAC", "steps vs reference", "TFLM arena B", "RAM (all) < TFLM arena"]
     lines = []
     for r in rows:
         tflm = r.get("tflm_arena_bytes")
         if "error" in r:
-            lines.append([r["model"], r["board"], r["error"][:80]] + [""] * 6 + [tflm or "n/a", ""])
+            lines.append([r["model"], r["board"], r["error"][:80]] + [""] * 7 + [tflm or "n/a", ""])
             continue
         lines.append([r["model"], r["board"], r["flash_bytes"], r["ram_bytes"], r["arena_bytes"], r["io_bytes"],
                       f"{r['stack_bytes']:,} ({r['stack_used_bytes']:,})", r["instructions"], round(r["instructions_per_mac"], 2),
-                      tflm if tflm else "n/a", ("yes" if r["ram_bytes"] < tflm else "NO") if tflm else "n/a"])
+                      r["max_steps_vs_reference"], tflm if tflm else "n/a", ("yes" if r["ram_bytes"] < tflm else "NO") if tflm else "n/a"])
     return markdown_table(headers, lines)
 
 
