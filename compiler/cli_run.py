@@ -94,6 +94,8 @@ def print_outputs(outputs: dict[str, np.ndarray]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from runtime.mcu.model import is_mcu_artifact
+
     from .cli_rpc import close_model
 
     if is_mcu_artifact(args.artifact):
@@ -149,6 +151,8 @@ def bench_report(model: Any, repeat: int, warmup: int) -> dict[str, Any]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from runtime.mcu.model import is_mcu_artifact
+
     from .cli_rpc import agreement, close_model, is_remote
 
     if is_mcu_artifact(args.artifact):
@@ -207,15 +211,10 @@ def add_board_options(parser: argparse.ArgumentParser) -> None:
                        help="seconds to wait for each board reply (default 60)")
 
 
-def is_mcu_artifact(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "board", "board.json"))
-
-
 def open_board(args: argparse.Namespace):
     from runtime.mcu.model import McuModel
 
-    return McuModel(args.artifact, port=getattr(args, "port", None), baud=getattr(args, "baud", 115200),
-                    timeout=getattr(args, "board_timeout", 60.0))
+    return McuModel(args.artifact, port=args.port, baud=args.baud, timeout=args.board_timeout)
 
 
 def describe_count(figures: dict[str, Any]) -> str:

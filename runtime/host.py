@@ -130,19 +130,16 @@ def tensor_specs(manifest: Mapping[str, Any], key: str) -> list[TensorSpec]:
 
 
 def load(path: str | Path):
-    """The artifact at ``path``: a TVM-VM ``Model``, or for C artifacts (``--target c``) a ``CModel``."""
+    """The artifact at ``path``: a TVM-VM ``Model``; for C artifacts a ``CModel`` (``--target c``, runs
+    here) or a ``McuModel`` (Cortex-M targets: boots the board under QEMU on first run)."""
     manifest = read_manifest(path)
     if manifest.get("runtime") == "edgec-c":
         if manifest.get("library"):
             from .c_host import CModel
 
             return CModel(path)
-        try:
-            from .mcu import load as load_board  # the Cortex-M runner (QEMU or a serial port)
-        except ImportError:
-            raise ArtifactError(f"{path} is C code for target '{manifest['target']['name']}'; it runs on the "
-                                "board: 'edgec run'/'edgec bench' boot it under QEMU, or from Python "
-                                "use runtime.mcu.model.McuModel") from None
+        from .mcu import load as load_board  # the Cortex-M runner (QEMU, or a serial port via runtime.mcu.load)
+
         return load_board(path)
     return Model(path)
 

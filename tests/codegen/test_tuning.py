@@ -70,12 +70,22 @@ def _compile_and_check(model_path, db, out_dir) -> dict:
     return json.loads((out_dir / "manifest.json").read_text())["tuning"]
 
 
-def _prefer_tuned(db) -> None:
-    """Pretend edgec's schedules were slow when tuned, so compile uses every tuned record."""
-    log = json.loads((db / "edgec_tuning.json").read_text())
-    for task in log["tasks"].values():
-        task["edgec_s"] = 1.0
-    (db / "edgec_tuning.json").write_text(json.dumps(log))
+def _edited_copy(db, tmp_path, edit) -> tuple:
+    """A copy of the database whose tuning log ``edit(log)`` changed: (copy, log)."""
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    log = json.loads((copy / "edgec_tuning.json").read_text())
+    edit(log)
+    (copy / "edgec_tuning.json").write_text(json.dumps(log))
+    return copy, log
+
+
+def _edgec_time(seconds: float):
+    """An edit that pretends edgec's own kernels took ``seconds`` when tuned (1 s: every tuned record wins)."""
+    def edit(log: dict) -> None:
+        for task in log["tasks"].values():
+            task["edgec_s"] = seconds
+    return edit
 
 
 @pytest.mark.slow
@@ -91,9 +101,7 @@ def test_tune_records_trials_and_summary(tuned):
 @pytest.mark.slow
 def test_compile_with_tuned_kernels_matches_onnxruntime(tuned, tmp_path):
     path, db, _ = tuned
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    _prefer_tuned(copy)
+    copy, _ = _edited_copy(db, tmp_path, _edgec_time(1.0))
     tuning = _compile_and_check(path, copy, tmp_path / "art")
     assert tuning["matched"] == 1 and tuning["tuned"] == 1 and tuning["kernels"] >= 1
 
@@ -101,12 +109,7 @@ def test_compile_with_tuned_kernels_matches_onnxruntime(tuned, tmp_path):
 @pytest.mark.slow
 def test_compile_keeps_edgec_schedule_where_it_is_faster(tuned, tmp_path):
     path, db, _ = tuned
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    log = json.loads((copy / "edgec_tuning.json").read_text())
-    for task in log["tasks"].values():
-        task["edgec_s"] = 1e-12
-    (copy / "edgec_tuning.json").write_text(json.dumps(log))
+    copy, _ = _edited_copy(db, tmp_path, _edgec_time(1e-12))
     tuning = _compile_and_check(path, copy, tmp_path / "art")
     assert tuning["matched"] == 1 and tuning["tuned"] == 0 and tuning["slower"] == 1
 
@@ -132,12 +135,12 @@ def test_database_of_another_model_falls_back_to_edgec_schedules(tuned, tmp_path
 @pytest.mark.slow
 def test_database_of_another_target_is_not_applied(tuned, tmp_path):
     path, db, _ = tuned
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    _prefer_tuned(copy)
-    log = json.loads((copy / "edgec_tuning.json").read_text())
-    log["target"] = "llvm aarch64-linux-gnu cortex-a72"
-    (copy / "edgec_tuning.json").write_text(json.dumps(log))
+
+    def other_target(log: dict) -> None:
+        _edgec_time(1.0)(log)
+        log["target"] = "llvm aarch64-linux-gnu cortex-a72"
+
+    copy, log = _edited_copy(db, tmp_path, other_target)
     tuning = _compile_and_check(path, copy, tmp_path / "art")
     assert tuning["matched"] == 1 and tuning["tuned"] == 0 and tuning["other_target"] == log["target"]
     out = _run(["tune", str(path), "--db", str(copy), "--trials", "1", "--cost-model", "random", "-q"], code=1)
