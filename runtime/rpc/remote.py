@@ -46,7 +46,7 @@ class RemoteModel(Model):
                                 f"load on the device at {remote.where}; if that device is not {arch}, compile for "
                                 f"its target: {_reason(err)}") from None
         self.device = session.cuda(0) if wanted_device(self.manifest) == "cuda" else session.cpu(0)
-        self._vm = self._call(lambda: VirtualMachine(lib, self.device), timeout, "starting the VM")
+        self._bind(self._call(lambda: VirtualMachine(lib, self.device), timeout, "starting the VM"), staged=False)
 
     def _call(self, call, timeout: float, what: str) -> Any:
         try:
@@ -56,13 +56,19 @@ class RemoteModel(Model):
         except Exception as err:
             raise RpcError(f"{what} on {self.remote.where} failed: {_reason(err)}") from None
 
+    def _invoke(self, args: list) -> list:
+        """Through the VM's stateful calls: a tuple returned over RPC is an opaque handle."""
+        self._vm.set_input("main", *args)
+        self._vm.invoke_stateful("main")
+        return self._vm.get_outputs("main")
+
     def run(self, feeds: Mapping[str, Any]):
         return self._call(lambda: Model.run(self, feeds), 600.0, "running the model")
 
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
         """Latency of ``repeat`` runs in milliseconds, timed on the device after ``warmup`` runs."""
         def measure() -> list[float]:
-            self._set_inputs(feeds)
+            self._vm.set_input("main", *self._device_inputs(self.check(feeds)))
             for _ in range(warmup):
                 self._vm.invoke_stateful("main")
             timer = self._vm.time_evaluator("invoke_stateful", self.device, number=1, repeat=repeat)

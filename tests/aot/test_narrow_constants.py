@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tvm import relax
 
-from compiler.codegen.aot.constants import narrowest
+from compiler.codegen.narrow_constants import narrowest
 from compiler.codegen.aot.program import CONST, fused_module, read_program
 from compiler.codegen.lower import to_relax
 

@@ -130,3 +130,35 @@ def test_quantize_dequantize_lut():
     values = rng.uniform(-3, 3, (4, 64)).astype(np.float32)
     values[0, :8] = np.array([0.01, 0.03, -0.01, -0.03, 0.05, 2.57, -2.57, 10.0], np.float32)
     assert_bit_exact(g, {"x": values})
+
+
+@pytest.mark.parametrize("real", [0.125, 0.25, 0.5, 1.0, 3.0, 2.0 ** -20, 40000.0])
+def test_requantize_ties_and_large_multipliers(real):
+    """Power-of-two multipliers put many results exactly halfway (round away from zero); those
+    of 1/4 and up take the 32-bit path with p shifted left first (``high_word_shifts``), the
+    add's split 32-bit form needs a shift of 17 or more (40000 takes its int64 path)."""
+    mult, shift = quantize_multiplier(min(real, 1000.0))
+    a_mult, b_mult, add_shift = add_multipliers(real, 0.5, 1.0)
+    b = GraphBuilder()
+    a, c = b.input("a", (256,), "int8"), b.input("b", (256,), "int8")
+    zps = {"a_zp": -7, "b_zp": 3}
+    b.output(b.op("qadd", [a, c], {**zps, "a_mult": a_mult, "b_mult": b_mult, "shift": add_shift, "out_scale": 1.0,
+                                   "out_zp": 0, "out_dtype": "int8"}, name="sum"))
+    b.output(b.op("requantize", [a], {"in_zp": -7, "mult": mult, "shift": shift, **out_attrs(np.random.default_rng(1))},
+                  name="rq"),
+             b.op("qmul", [a, c], {**zps, "mult": mult, "shift": shift + 8, "out_scale": 0.1, "out_zp": 0,
+                                   "out_dtype": "int8"}, name="prod"))
+    values = np.arange(-128, 128).astype(np.int8)
+    assert_bit_exact(b.build(), {"a": values, "b": values[::-1].copy()})
+
+
+def test_qdense_accumulator_beyond_int32_takes_the_int64_path():
+    """A bias near 2^31 makes acc + bias overflow int32: the kernel must widen (and still match)."""
+    rng = np.random.default_rng(5)
+    b = GraphBuilder()
+    x = b.input("x", (3, 64), "int8")
+    bias = np.array([2**31 - 100, -(2**31) + 100, 5], np.int32)
+    mult, shift = quantize_multipliers(np.array([2e-8, 3e-8, 1e-2]))
+    b.output(b.op("qdense", [x, b.const(qrand(rng, (3, 64))), b.const(bias), b.const(mult), b.const(shift)],
+                  {"x_zp": 0, **out_attrs(rng)}, name="y"))
+    assert_bit_exact(b.build(), {"x": qrand(rng, (3, 64))})

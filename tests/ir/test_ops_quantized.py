@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from compiler.ir import GraphBuilder, interpreter
-from compiler.ir.ops.fixed_point import (quantize_multiplier, quantize_multipliers, requantize, rounded_divide,
-                                         rounding_shift)
+from compiler.ir.ops.fixed_point import (high_word_shifts, quantize_multiplier, quantize_multipliers, requantize,
+                                         requantize_high_word, rounded_divide, rounding_shift, rounding_sum_split,
+                                         split_sum_fits)
+from compiler.quant.params import add_multipliers
 from compiler.ir.ops.nn import conv_reference
 
 rng = np.random.default_rng(0)
@@ -39,6 +41,43 @@ def test_rounding_is_half_away_from_zero():
     mult, shift = quantize_multiplier(0.0037)
     exact = p.astype(np.float64) * mult / 2.0 ** shift
     assert np.all(np.abs(requantize(p, mult, shift) - exact) <= 0.5)
+
+
+@pytest.mark.parametrize("bound", [255, 65025, 2**24, 2**31 - 1])
+def test_high_word_requantize_equals_int64_requantize(bound):
+    """The 32-bit form the kernels use where ``high_word_shifts`` allows it is the same function:
+    random p up to the bound, the bound itself, and exact ties, for shifts 1..62."""
+    local = np.random.default_rng(bound)
+    reals = np.concatenate([2.0 ** local.uniform(-40, 1, 400), [0.0, 0.25, 0.125, 2.0 ** -30, 0.999]])
+    mult, shift = quantize_multipliers(reals)
+    shifts = high_word_shifts(np.full(mult.shape, bound), mult, shift)
+    usable = np.ones(mult.shape, bool) if shifts is not None else None
+    if shifts is None:  # some channel needs more than 32 bits: check channel by channel
+        usable = np.array([high_word_shifts(bound, m, s) is not None for m, s in zip(mult, shift)])
+        assert bound == 2**31 - 1 or not usable.all()
+    for m, s in zip(mult[usable], shift[usable]):
+        pre, post = high_word_shifts(bound, m, s)
+        p = np.concatenate([local.integers(-bound, bound + 1, 300), [0, 1, -1, bound, -bound]])
+        if s >= 2:  # values whose p * mult / 2^s lies exactly halfway between two integers
+            p = np.concatenate([p, (np.arange(-3, 4) * 2 + 1) << max(int(s) - 1 - 30, 0)])
+        p = p[np.abs(p) <= bound]
+        assert np.array_equal(requantize_high_word(p, m, pre, post), requantize(p, m, s)), (m, s)
+    assert high_word_shifts(2**31, 1 << 30, 40) is None  # accumulators beyond int32
+    assert high_word_shifts(2**24, 1 << 30, 20) is None  # p << 13 would overflow
+    assert high_word_shifts(255, 1 << 30, 20) is not None
+
+
+@pytest.mark.parametrize("ratios", [(1.0, 1.0), (0.5, 0.25), (0.73, 1.9), (3.1, 0.004), (2.0 ** -9, 2.0 ** -12)])
+def test_split_rounding_sum_equals_int64_rounding_sum(ratios):
+    """The 32-bit form of the int8 add (``rounding_sum_split``) on every pair of centered int8
+    values (-255..255), power-of-two ratios included (exact ties)."""
+    a_mult, b_mult, shift = add_multipliers(ratios[0], ratios[1], 1.0)
+    assert split_sum_fits(255, 255, a_mult, b_mult, shift)
+    a, b = np.meshgrid(np.arange(-255, 256), np.arange(-255, 256))
+    want = rounding_shift(a.astype(np.int64) * a_mult + b.astype(np.int64) * b_mult, shift)
+    assert np.array_equal(rounding_sum_split(a, b, a_mult, b_mult, shift), want)
+    assert not split_sum_fits(255, 255, a_mult, b_mult, 16)  # the half would not split at bit 16
+    assert not split_sum_fits(2**20, 2**20, a_mult, b_mult, shift)  # partial sums beyond int32
 
 
 def test_qconv_matches_float_conv_of_real_values():

@@ -54,11 +54,11 @@ def fused_module(mod: tvm.IRModule) -> tvm.IRModule:
     """TVM's "zero" pipeline (legalize, fuse) plus two memory passes: ``narrow_constants`` before
     FuseOps (int64 constants stored narrow) and ``regroup_for_memory`` between FuseOps and FuseTIR
     (pads and widening casts travel with the kernel that reads them)."""
-    from .constants import narrow_constants
+    from ..narrow_constants import narrow_constants_pass
     from .regroup import regroup_for_memory
 
     t = relax.transform
-    return tvm.transform.Sequential([t.LegalizeOps(), t.AnnotateTIROpPattern(), t.FoldConstant(), narrow_constants,
+    return tvm.transform.Sequential([t.LegalizeOps(), t.AnnotateTIROpPattern(), t.FoldConstant(), narrow_constants_pass(),
                                      t.LegalizeOps(), t.AnnotateTIROpPattern(), t.FuseOps(), regroup_for_memory,
                                      t.FuseTIR()])(mod)
 

@@ -1,7 +1,8 @@
 """Lowering of the quantized ops to integer Relax compute.
 
 Everything follows ``compiler/ir/ops/fixed_point.py`` exactly: int32 accumulation, then the
-int64 round-half-away-from-zero requantize, zero point, clamp and narrowing, so TVM's
+round-half-away-from-zero requantize (in int64, or in int32 with a multiply-high where
+``high_word_exact`` proves it equal), zero point, clamp and narrowing, so TVM's
 kernels give the same integers as the numpy reference. Per-channel constants (multipliers,
 shifts, rounding halves, zero-point corrections) are computed here with numpy.
 """
@@ -12,7 +13,7 @@ import numpy as np
 from tvm import relax
 from tvm.relax import op as R
 
-from ...ir.ops.fixed_point import dtype_range
+from ...ir.ops.fixed_point import dtype_range, high_word_shifts, split_sum_fits
 from ...ir.ops.nn import spatial_attrs
 from ...ir.ops.pooling import avg_pool_divisor, pool_window
 from ...ir.ops.quantized import clamp_range
@@ -39,12 +40,43 @@ def requantize(ctx: LowerContext, acc: relax.Expr, mult: np.ndarray, shift: np.n
     return rounding_shift(ctx, p, shift)
 
 
-def finish(ctx: LowerContext, y: relax.Expr, attrs: dict) -> relax.Expr:
+def finish(ctx: LowerContext, y: relax.Expr, attrs: dict, dtype: str = "int64") -> relax.Expr:
     """+ out_zp, clamp (dtype range and fused activation), narrow to the output dtype."""
     lo, hi = clamp_range(attrs)
-    y = ctx.emit(R.add(y, const(attrs["out_zp"], "int64")))
-    y = ctx.emit(R.minimum(R.maximum(y, const(lo, "int64")), const(hi, "int64")))
+    y = ctx.emit(R.add(y, const(attrs["out_zp"], dtype)))
+    y = ctx.emit(R.minimum(R.maximum(y, const(lo, dtype)), const(hi, dtype)))
     return R.astype(y, attrs["out_dtype"])
+
+
+def requantize_accumulator(ctx: LowerContext, acc: relax.Expr, offset: np.ndarray | None, bound: np.ndarray,
+                           mult: np.ndarray, shift: np.ndarray, attrs: dict) -> relax.Expr:
+    """finish(requantize(acc + offset)) for an int32 ``acc``, ``bound`` >= |acc| + |offset| per
+    channel. Where ``high_word_shifts`` proves 32 bits enough, in 32-bit lanes with a
+    multiply-high: twice the lanes per vector of the int64 form, and no 64-bit multiply on a
+    Cortex-M; else in int64."""
+    shifts = high_word_shifts(bound, mult, shift)
+    if shifts is None:
+        p = acc if offset is None else ctx.emit(R.add(R.astype(acc, "int64"), const(offset, "int64")))
+        return finish(ctx, requantize(ctx, p, mult, shift), attrs)
+    pre, post = shifts
+    p = acc if offset is None else ctx.emit(R.add(acc, const(offset, "int32")))
+    a = ctx.emit(R.abs(p))
+    if np.any(pre):
+        a = ctx.emit(R.left_shift(a, const(pre, "int32")))
+    # unsigned 32 x 32 -> 64 bits, both widened in the kernel: one pmuludq on x86, umull on Arm
+    product = R.multiply(R.astype(R.astype(a, "uint32"), "uint64"), const(mult, "uint64"))
+    high = ctx.emit(R.astype(R.right_shift(product, const(32, "uint64")), "int32"))
+    magnitude = ctx.emit(R.right_shift(R.add(high, const(np.left_shift(1, post - 1), "int32")), const(post, "int32")))
+    y = ctx.emit(R.where(R.less(p, const(0, "int32")), R.negative(magnitude), magnitude))
+    return finish(ctx, y, attrs, "int32")
+
+
+def accumulator_bound(x_dtype: str, w: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """max |sum(x * w[m])| + |offset[m]| per output channel m, over every ``x_dtype`` input: when
+    below 2^31, neither the int32 accumulator nor the int32 sum with the offset can overflow."""
+    lo, hi = dtype_range(x_dtype)
+    weight_sums = np.abs(w.reshape(w.shape[0], -1).astype(np.int64)).sum(axis=1)
+    return max(-lo, hi) * weight_sums + np.abs(offset.reshape(-1).astype(np.int64))
 
 
 def channel_params(ctx: LowerContext, node, rank: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +108,9 @@ def dequantize(ctx, node, args, attrs):
 
 @lowering("requantize")
 def requantize_(ctx, node, args, attrs):
-    centered = ctx.emit(R.subtract(R.astype(args[0], "int64"), const(attrs["in_zp"], "int64")))
-    return finish(ctx, requantize(ctx, centered, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
+    bound = _centered_bound(ctx.type(node.inputs[0]).dtype, attrs["in_zp"])
+    centered = _centered(ctx, args[0], attrs["in_zp"], "int32" if bound < 2**31 else "int64")
+    return requantize_accumulator(ctx, centered, None, bound, np.int64(attrs["mult"]), np.int64(attrs["shift"]), attrs)
 
 
 # -- layers ---------------------------------------------------------------------------------
@@ -112,11 +145,10 @@ def qconv(ctx, node, args, attrs):
         weight = args[1]
     acc = ctx.emit(_CONV[nd](data, weight, strides=strides, padding=[0] * (2 * nd), dilation=dilations,
                              groups=attrs["groups"], out_dtype="int32"))
-    shape = (-1,) + (1,) * nd
-    offset = _bias_minus_correction(ctx, node, attrs["x_zp"]).reshape(shape)
-    acc = ctx.emit(R.add(R.astype(acc, "int64"), const(offset, "int64")))
+    offset = _bias_minus_correction(ctx, node, attrs["x_zp"])
+    bound = accumulator_bound(x.dtype, ctx.constant(node.inputs[1]), offset)
     mult, shift = channel_params(ctx, node, x.rank, 1)
-    return finish(ctx, requantize(ctx, acc, mult, shift), attrs)
+    return requantize_accumulator(ctx, acc, offset.reshape(mult.shape), bound.reshape(mult.shape), mult, shift, attrs)
 
 
 @lowering("qdense")
@@ -126,27 +158,56 @@ def qdense(ctx, node, args, attrs):
     weight_t = const(np.ascontiguousarray(w.T), "int8") if x.dtype == "int8" else const(w.T, "int32")
     data = args[0] if x.dtype == "int8" else ctx.emit(R.astype(args[0], "int32"))
     acc = ctx.emit(R.matmul(data, weight_t, out_dtype="int32"))
-    acc = ctx.emit(R.add(R.astype(acc, "int64"), const(_bias_minus_correction(ctx, node, attrs["x_zp"]), "int64")))
+    offset = _bias_minus_correction(ctx, node, attrs["x_zp"])
     mult, shift = channel_params(ctx, node, x.rank, x.rank - 1)
-    return finish(ctx, requantize(ctx, acc, mult, shift), attrs)
+    bound = accumulator_bound(x.dtype, w, offset)
+    return requantize_accumulator(ctx, acc, offset.reshape(mult.shape), bound.reshape(mult.shape), mult, shift, attrs)
 
 
 # -- elementwise ----------------------------------------------------------------------------
-def _centered(ctx: LowerContext, arg: relax.Expr, zp: int) -> relax.Expr:
-    return ctx.emit(R.subtract(R.astype(arg, "int64"), const(zp, "int64")))
+def _centered(ctx: LowerContext, arg: relax.Expr, zp: int, dtype: str = "int64") -> relax.Expr:
+    return ctx.emit(R.subtract(R.astype(arg, dtype), const(zp, dtype)))
+
+
+def _centered_bound(dtype: str, zp: int) -> int:
+    """max |q - zp| over every ``dtype`` value q."""
+    lo, hi = dtype_range(dtype)
+    return max(abs(lo - zp), abs(hi - zp))
 
 
 @lowering("qadd")
 def qadd(ctx, node, args, attrs):
-    a = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), const(attrs["a_mult"], "int64")))
-    b = ctx.emit(R.multiply(_centered(ctx, args[1], attrs["b_zp"]), const(attrs["b_mult"], "int64")))
-    return finish(ctx, rounding_shift(ctx, ctx.emit(R.add(a, b)), np.int64(attrs["shift"])), attrs)
+    """In int32 lanes with the multipliers split at bit 16 where ``split_sum_fits`` (int8 inputs,
+    usual scales), else in int64: the same integers either way."""
+    a_mult, b_mult, shift = attrs["a_mult"], attrs["b_mult"], attrs["shift"]
+    bounds = [_centered_bound(ctx.type(name).dtype, attrs[zp]) for name, zp in zip(node.inputs, ("a_zp", "b_zp"))]
+    if not split_sum_fits(*bounds, a_mult, b_mult, shift):
+        a = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), const(a_mult, "int64")))
+        b = ctx.emit(R.multiply(_centered(ctx, args[1], attrs["b_zp"]), const(b_mult, "int64")))
+        return finish(ctx, rounding_shift(ctx, ctx.emit(R.add(a, b)), np.int64(shift)), attrs)
+    a, b = _centered(ctx, args[0], attrs["a_zp"], "int32"), _centered(ctx, args[1], attrs["b_zp"], "int32")
+
+    def weighted(high: bool) -> relax.Expr:
+        part = (lambda m: m >> 16) if high else (lambda m: m & 0xFFFF)
+        return ctx.emit(R.add(R.multiply(a, const(part(a_mult), "int32")), R.multiply(b, const(part(b_mult), "int32"))))
+
+    high, low = weighted(True), weighted(False)
+    sixteen = const(16, "int32")
+    negative = ctx.emit(R.astype(R.less(R.add(high, R.right_shift(low, sixteen)), const(0, "int32")), "int32"))
+    total = ctx.emit(R.add(R.add(high, const(1 << (shift - 17), "int32")), R.right_shift(R.subtract(low, negative), sixteen)))
+    return finish(ctx, ctx.emit(R.right_shift(total, const(shift - 16, "int32"))), attrs, "int32")
 
 
 @lowering("qmul")
 def qmul(ctx, node, args, attrs):
-    product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), _centered(ctx, args[1], attrs["b_zp"])))
-    return finish(ctx, requantize(ctx, product, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
+    a, b = (ctx.type(name).dtype for name in node.inputs[:2])
+    bound = _centered_bound(a, attrs["a_zp"]) * _centered_bound(b, attrs["b_zp"])
+    if bound >= 2**31:  # int32 inputs
+        product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), _centered(ctx, args[1], attrs["b_zp"])))
+        return finish(ctx, requantize(ctx, product, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
+    product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"], "int32"),
+                                  _centered(ctx, args[1], attrs["b_zp"], "int32")))
+    return requantize_accumulator(ctx, product, None, bound, np.int64(attrs["mult"]), np.int64(attrs["shift"]), attrs)
 
 
 @lowering("lut")

@@ -7,6 +7,7 @@ import tvm
 from tvm import relax
 from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
 
+from ..narrow_constants import narrow_constants_pass
 from . import schedule_module
 from .layout import convert_layout
 from .params import cpu_params, with_host_cpu
@@ -21,7 +22,11 @@ def fusion_passes(target: tvm.target.Target) -> list:
     starts from these same functions, so tuned and untuned builds share layouts and fusion."""
     params = cpu_params(target)
     layout = _module_pass(lambda mod: convert_layout(mod, params), "edgec.ConvertLayout")
-    return cpu_generic.library_dispatch_passes(target) + [layout] + cpu_generic.legalize_passes(target)
+    legalize = cpu_generic.legalize_passes(target)  # ..., FoldConstant, FuseOps, FuseTIR
+    fold = next(i for i, p in enumerate(legalize) if p.info.name == "FoldConstant")
+    narrow = [narrow_constants_pass(("int64", "uint64")),  # requantize constants: widening loads
+              relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern()]  # the casts it adds
+    return cpu_generic.library_dispatch_passes(target) + [layout] + legalize[:fold + 1] + narrow + legalize[fold + 1:]
 
 
 def kernel_passes(target: tvm.target.Target, strict: bool = False, tuned=None) -> list:

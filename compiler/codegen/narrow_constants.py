@@ -1,4 +1,7 @@
-"""Store wide integer constants in the narrowest type that holds them (flash on a microcontroller).
+"""Store wide integer constants in the narrowest type that holds them.
+
+On a microcontroller this saves flash; on a CPU the kernel's sign-extending loads tell LLVM
+the values' width (an int64 multiply of two widened int32 values is one pmuldq on x86).
 
 Integer requantization is lowered with int64 arithmetic, so the per-channel bias, multiplier,
 rounding and shift arrays arrive as int64 constants (8 bytes where 1 to 4 suffice), and an int8
@@ -14,18 +17,19 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from .regroup import _subst
+from .aot.regroup import _subst
 
-NARROW = ("int8", "int16", "int32")
-WIDE = ("int64", "int32", "int16")
+WIDE = ("int64", "int32", "int16", "uint64", "uint32", "uint16")
 
 
 def narrowest(array: np.ndarray) -> str | None:
-    """The smallest integer type that holds every value of ``array`` (None: keep it)."""
+    """The smallest integer type of the same signedness that holds every value of ``array``
+    (None: keep it)."""
     if str(array.dtype) not in WIDE or array.size == 0:
         return None
     low, high = int(array.min()), int(array.max())
-    for dtype in NARROW:
+    for bits in (8, 16, 32):
+        dtype = f"{array.dtype.kind == 'u' and 'u' or ''}int{bits}"
         if np.dtype(dtype).itemsize >= array.dtype.itemsize:
             return None
         info = np.iinfo(dtype)
@@ -34,12 +38,12 @@ def narrowest(array: np.ndarray) -> str | None:
     return None
 
 
-def _narrow_args(bb: relax.BlockBuilder, call, cache: dict):
+def _narrow_args(bb: relax.BlockBuilder, call, cache: dict, wide: tuple[str, ...]):
     args = []
     for arg in call.args[1].fields:
         if isinstance(arg, tvm.ir.expr.Constant):
             array = arg.value.numpy()
-            dtype = narrowest(array)
+            dtype = narrowest(array) if str(array.dtype) in wide else None
             if dtype is not None:
                 key = arg
                 if key not in cache:
@@ -50,8 +54,13 @@ def _narrow_args(bb: relax.BlockBuilder, call, cache: dict):
                           else list(call.ty_args))
 
 
-@tvm.transform.module_pass(opt_level=0, name="edgec.NarrowConstants")
-def narrow_constants(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
+def narrow_constants_pass(wide: tuple[str, ...] = WIDE) -> tvm.transform.Pass:
+    """The pass, narrowing constants of the ``wide`` dtypes."""
+    return tvm.transform.module_pass(lambda mod, _ctx: narrow_constants(mod, wide), opt_level=0,
+                                     name="edgec.NarrowConstants")
+
+
+def narrow_constants(mod: tvm.IRModule, wide: tuple[str, ...] = WIDE) -> tvm.IRModule:
     main = mod["main"]
     if len(main.body.blocks) != 1:
         return mod
@@ -64,7 +73,7 @@ def narrow_constants(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
             for b in main.body.blocks[0].bindings:
                 value = _subst(b.value, env)
                 if isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.call_tir":
-                    value = _narrow_args(bb, value, cache)
+                    value = _narrow_args(bb, value, cache, wide)
                 emit = bb.emit if isinstance(b.var, relax.DataflowVar) else bb.emit_output
                 env[b.var] = emit(value, name_hint=b.var.name)
         bb.emit_func_output(_subst(main.body.body, env))
