@@ -39,6 +39,10 @@ def narrowest(array: np.ndarray) -> str | None:
 
 
 def _narrow_args(bb: relax.BlockBuilder, call, cache: dict, wide: tuple[str, ...]):
+    """``call`` with its narrowable constant arguments replaced (itself if there are none)."""
+    if not any(isinstance(a, tvm.ir.expr.Constant) and narrowest(a.value.numpy()) is not None
+               and str(a.value.numpy().dtype) in wide for a in call.args[1].fields):
+        return call
     args = []
     for arg in call.args[1].fields:
         if isinstance(arg, tvm.ir.expr.Constant):
@@ -50,8 +54,10 @@ def _narrow_args(bb: relax.BlockBuilder, call, cache: dict, wide: tuple[str, ...
                     cache[key] = bb.emit(relax.op.astype(relax.const(array.astype(dtype), dtype), str(array.dtype)))
                 arg = cache[key]
         args.append(arg)
-    return relax.call_tir(call.args[0], relax.Tuple(args), call.ty_args[0] if len(call.ty_args) == 1
-                          else list(call.ty_args))
+    out = call.ty_args[0] if len(call.ty_args) == 1 else list(call.ty_args)
+    if isinstance(out, relax.TupleStructInfo):  # several outputs (split)
+        out = list(out.fields)
+    return relax.call_tir(call.args[0], relax.Tuple(args), out, call.args[2] if len(call.args) > 2 else None)
 
 
 def narrow_constants_pass(wide: tuple[str, ...] = WIDE) -> tvm.transform.Pass:
