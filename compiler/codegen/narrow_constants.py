@@ -38,26 +38,30 @@ def narrowest(array: np.ndarray) -> str | None:
     return None
 
 
+def _narrow_dtype(arg, wide: tuple[str, ...]) -> str | None:
+    """The narrow dtype to store constant ``arg`` in, or None (not a constant, or keep it)."""
+    if not isinstance(arg, tvm.ir.expr.Constant) or str(arg.value.dtype) not in wide:
+        return None
+    return narrowest(arg.value.numpy())
+
+
 def _narrow_args(bb: relax.BlockBuilder, call, cache: dict, wide: tuple[str, ...]):
     """``call`` with its narrowable constant arguments replaced (itself if there are none)."""
-    if not any(isinstance(a, tvm.ir.expr.Constant) and narrowest(a.value.numpy()) is not None
-               and str(a.value.numpy().dtype) in wide for a in call.args[1].fields):
+    if len(call.args) > 2 or all(_narrow_dtype(a, wide) is None for a in call.args[1].fields):
         return call
     args = []
     for arg in call.args[1].fields:
-        if isinstance(arg, tvm.ir.expr.Constant):
-            array = arg.value.numpy()
-            dtype = narrowest(array) if str(array.dtype) in wide else None
-            if dtype is not None:
-                key = arg
-                if key not in cache:
-                    cache[key] = bb.emit(relax.op.astype(relax.const(array.astype(dtype), dtype), str(array.dtype)))
-                arg = cache[key]
+        dtype = _narrow_dtype(arg, wide)
+        if dtype is not None:
+            if arg not in cache:
+                array = arg.value.numpy()
+                cache[arg] = bb.emit(relax.op.astype(relax.const(array.astype(dtype), dtype), str(array.dtype)))
+            arg = cache[arg]
         args.append(arg)
     out = call.ty_args[0] if len(call.ty_args) == 1 else list(call.ty_args)
-    if isinstance(out, relax.TupleStructInfo):  # several outputs (split)
+    if isinstance(out, relax.TupleType):  # several outputs (split)
         out = list(out.fields)
-    return relax.call_tir(call.args[0], relax.Tuple(args), out, call.args[2] if len(call.args) > 2 else None)
+    return relax.call_tir(call.args[0], relax.Tuple(args), out)
 
 
 def narrow_constants_pass(wide: tuple[str, ...] = WIDE) -> tvm.transform.Pass:

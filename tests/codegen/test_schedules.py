@@ -146,6 +146,24 @@ def test_shufflenet_style_grouped_convs(monkeypatch):
     assert check(b, monkeypatch)["conv"] >= 3
 
 
+def test_channel_padding_for_the_register_tile(monkeypatch):
+    """1000 output channels over a 13-pixel row are padded to 66 vectors (a 13x2 tile, not 63
+    vectors' 7x3); a residual add and ReLU read only the real channels, matching the reference."""
+    from compiler.codegen.schedules.conv import aliasing_pixels, padded_channel_vectors
+    from compiler.codegen.schedules.params import CpuParams
+
+    avx512 = CpuParams(lanes=16, registers=32)
+    assert padded_channel_vectors(1000, 13, avx512) == 66
+    assert padded_channel_vectors(1024, 14, avx512) == 64  # a 7x2 tile is fine already
+    assert padded_channel_vectors(1000, 1, avx512) == 63  # one-pixel rows stream their weights
+    assert aliasing_pixels(1024 * 4, avx512) == 7 and aliasing_pixels(992 * 4, avx512) is None
+    b = Branches(11)
+    x = b.input((1, 40, 13, 13))
+    y = conv(b, x, 40, 1000, kernel=(1, 1), pads=(0, 0, 0, 0))
+    b.outputs.append(b.node("Relu", [b.node("Add", [y, conv(b, x, 40, 1000)])]))
+    assert check(b, monkeypatch)["conv"] >= 1
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_dense(seed, monkeypatch):
     b = Branches(seed)

@@ -17,7 +17,7 @@ from .kernels import CONV, CONV_OUT, DEPTHWISE, PAD
 from .params import CpuParams
 
 
-def register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
+def register_tile(width: int, vectors: int, registers: int, max_pixels: int | None = None) -> tuple[int, int]:
     """(output pixels, channel vectors) per micro-kernel tile.
 
     The tile's accumulators plus one row of operand vectors must fit in ``registers``; the
@@ -26,15 +26,41 @@ def register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
     7x3, 6x4 and 4x4 AVX-512 tiles within 5%), so tiles are compared on min(FMAs per load,
     1.5) over the pixel waste, then on size.
     """
-    choices = tuple(c for c in (6, 5, 4, 3, 2, 1) if vectors % c == 0)
-    best, best_score = (1, choices[-1]), (-1.0, 0)
-    for ocr in choices:
-        for owr in range(1, min(width, registers // ocr - 1) + 1):
-            waste = -(-width // owr) * owr / width
-            score = (round(min(owr * ocr / (owr + ocr), 1.5) / waste, 6), owr * ocr)
-            if score > best_score:
-                best, best_score = (owr, ocr), score
-    return best
+    return max(_tiles(width, vectors, registers, max_pixels), key=lambda t: (_tile_score(width, *t), t[0] * t[1]))
+
+
+def _tiles(width: int, vectors: int, registers: int, max_pixels: int | None):
+    for ocr in (c for c in (6, 5, 4, 3, 2, 1) if vectors % c == 0):
+        for owr in range(1, min(width, registers // ocr - 1, max_pixels or width) + 1):
+            yield owr, ocr
+
+
+def _tile_score(width: int, owr: int, ocr: int) -> float:
+    waste = -(-width // owr) * owr / width
+    return round(min(owr * ocr / (owr + ocr), 1.5) / waste, 6)
+
+
+def aliasing_pixels(row_bytes: int, params: CpuParams) -> int | None:
+    """Pixels a tile may span when its output rows are ``row_bytes`` apart: rows a multiple of
+    4 KiB apart share one L1 set, and more of them than the set has ways evict each other
+    (measured: a 13x2 tile over 1024 channels ran at 160 GFLOP/s, over 992 at 200)."""
+    return params.l1_ways - 1 if row_bytes % 4096 == 0 else None
+
+
+def padded_channel_vectors(channels: int, width: int, params: CpuParams) -> int:
+    """Channel vectors to pad an ungrouped conv's output channels to: a few more than needed
+    when that gives a tile better by more than the extra work (1000 channels over a 13-pixel
+    row: 63 vectors allow only a 7x3 tile with a wasted pixel, 66 allow 13x2). At most 1/16
+    more; not for rows under 4 pixels, whose kernels stream their weights once (memory-bound)."""
+    need = -(-channels // params.lanes)
+    if width < 4:
+        return need
+
+    def value(vectors: int) -> float:
+        tile = register_tile(width, vectors, params.tile_registers, aliasing_pixels(vectors * params.lanes * 4, params))
+        return _tile_score(width, *tile) * need / vectors
+
+    return max(range(need, need + need // 16 + 1), key=lambda v: (round(value(v), 3), -v))
 
 
 def _schedule_pad(sch: Schedule, params: CpuParams) -> None:
@@ -71,7 +97,8 @@ def schedule_conv(sch: Schedule, params: CpuParams) -> None:
     # The output stage reads acc[..., o // OCg, o % OCg]; only without groups and channel
     # padding is that the identity, so that it can run per tile on the register tile.
     per_tile = groups == 1 and ocgp == extent(sch, sch.get_loops(out)[-1])
-    owr, ocr = register_tile(extent(sch, x), ocgp // lanes, params.tile_registers)
+    owr, ocr = register_tile(extent(sch, x), ocgp // lanes, params.tile_registers,
+                             aliasing_pixels(groups * ocgp * 4, params))
     oo, oj, ol = sch.split(o, [None, ocr, lanes])
     xo, xi = sch.split(x, [None, owr])
     weight_bytes = 4 * groups * ocgp * extent(sch, ry) * extent(sch, rx) * extent(sch, rc)

@@ -37,12 +37,12 @@ def pad_nhwc(data: te.Tensor, pads: tuple[int, int, int, int]) -> te.Tensor:
 
 
 # -- regular and grouped convolution ---------------------------------------------------------
-def pack_conv_weight(weight: np.ndarray, groups: int, block: int) -> np.ndarray:
+def pack_conv_weight(weight: np.ndarray, groups: int, block: int, vectors: int | None = None) -> np.ndarray:
     """OIHW -> [G, OCgp/block, KH, KW, ICg, block], output channels zero-padded per group to a
-    multiple of ``block``."""
+    multiple of ``block`` (to ``vectors`` blocks, if given)."""
     oc, icg, kh, kw = weight.shape
     ocg = oc // groups
-    ocgp = -(-ocg // block) * block
+    ocgp = max(-(-ocg // block), vectors or 0) * block
     w = weight.reshape(groups, ocg, icg, kh, kw)
     w = np.pad(w, [(0, 0), (0, ocgp - ocg), (0, 0), (0, 0), (0, 0)])
     w = w.reshape(groups, ocgp // block, block, icg, kh, kw).transpose(0, 1, 4, 5, 3, 2)

@@ -23,6 +23,7 @@ from tvm import relax
 from tvm.relax import op as R
 
 from . import kernels, qlayout
+from .conv import padded_channel_vectors
 from .params import CpuParams
 
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
@@ -128,7 +129,11 @@ class _Rewriter:
             packed = relax.const(kernels.pack_depthwise_weight(w), "float32")
             return self.bb.emit_te(kernels.depthwise_nhwc, x, packed, strides, pads, dilation,
                                    primfunc_name_hint="depthwise_conv2d"), True
-        packed = relax.const(kernels.pack_conv_weight(w, groups, self.params.lanes), "float32")
+        vectors = None
+        if groups == 1:  # pad the output channels for a better register tile where that pays
+            width = kernels.out_size(_shape(data)[3], w.shape[3], strides[1], dilation[1], pads[1], pads[3])
+            vectors = padded_channel_vectors(w.shape[0], width, self.params)
+        packed = relax.const(kernels.pack_conv_weight(w, groups, self.params.lanes, vectors), "float32")
         return self.bb.emit_te(kernels.conv2d_nhwc, x, packed, w.shape[0], strides, pads, dilation,
                                primfunc_name_hint="conv2d"), True
 

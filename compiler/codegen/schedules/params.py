@@ -22,6 +22,7 @@ class CpuParams:
     registers: int = 16     # architectural vector registers
     l1_bytes: int = 32 * 1024
     l2_bytes: int = 1024 * 1024
+    l1_ways: int = 8        # L1 data cache associativity (8 or more on the CPUs edgec targets)
     cores: int = 1
     int8_dot: str = ""      # tensor intrinsic for int8 dot products (``intrinsics.py``), "" if none
 
