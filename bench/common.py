@@ -6,8 +6,9 @@ import json
 import os
 import platform
 import statistics
-import time
 from typing import Any, Callable, Sequence
+
+from runtime.host import timed_runs
 
 
 def machine() -> str:
@@ -21,14 +22,7 @@ def machine() -> str:
 
 
 def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return statistics.median(timed_runs(fn, repeat, warmup))
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

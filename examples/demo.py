@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runnable from a plain checkout, without `pip install -e .`
 
 from compiler import cli  # noqa: E402
-from runtime.host import latency_stats  # noqa: E402
+from runtime.host import latency_stats, timed_runs  # noqa: E402
 
 RTOL, ATOL = 1e-3, 1e-4  # float32 kernels reorder sums; anything beyond this is a bug
 
@@ -33,14 +32,7 @@ def short(path: Path) -> str:
 
 
 def ort_latency(session, feeds: dict[str, np.ndarray], repeat: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        session.run(None, feeds)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append((time.perf_counter() - start) * 1e3)
-    return latency_stats(times)
+    return latency_stats(timed_runs(lambda: session.run(None, feeds), repeat, warmup))
 
 
 def main(argv: list[str] | None = None) -> int:

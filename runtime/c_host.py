@@ -11,7 +11,6 @@ import ctypes
 import platform
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from compiler.errors import ArtifactError, EdgecError
 
-from .host import FeedChecks, read_manifest, tensor_specs
+from .host import FeedChecks, read_manifest, tensor_specs, timed_runs
 
 
 class _TensorInfo(ctypes.Structure):
@@ -98,14 +97,7 @@ class CModel(FeedChecks):
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
         """Latency of ``repeat`` runs in milliseconds (after ``warmup`` runs)."""
         arrays, results = self.check(feeds), self._buffers()
-        for _ in range(warmup):
-            self._call(arrays, results)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            self._call(arrays, results)
-            times.append((time.perf_counter() - start) * 1e3)
-        return times
+        return timed_runs(lambda: self._call(arrays, results), repeat, warmup)
 
     def device_description(self) -> str:
         return f"cpu: {platform.processor() or platform.machine()}, 1 thread (edgec C runtime, gcc -O2)"

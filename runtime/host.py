@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -140,16 +140,12 @@ class Model(FeedChecks):
         sync = self.device.sync if self._staged is None else (lambda: None)  # GPU kernels run asynchronously
         with self._lock:
             args = self._device_inputs(arrays)
-            for _ in range(warmup):
-                self._main(*args)
-            sync()
-            times = []
-            for _ in range(repeat):
-                start = time.perf_counter()
+
+            def once() -> None:
                 self._main(*args)
                 sync()
-                times.append((time.perf_counter() - start) * 1e3)
-        return times
+
+            return timed_runs(once, repeat, warmup)
 
 def _aligned(spec: TensorSpec) -> np.ndarray:
     """An empty array for ``spec`` whose data starts on a 64-byte boundary, as TVM requires of
@@ -179,6 +175,18 @@ def load(path: str | Path):
 
         return load_board(path)
     return Model(path)
+
+
+def timed_runs(run: Callable[[], Any], repeat: int, warmup: int) -> list[float]:
+    """Milliseconds of each of ``repeat`` calls of ``run``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
 
 
 def latency_stats(times_ms: list[float]) -> dict[str, float]:

@@ -1,10 +1,11 @@
 """Store wide integer constants in the narrowest type that holds them.
 
-On a microcontroller this saves flash; on a CPU the kernel's sign-extending loads tell LLVM
-the values' width (an int64 multiply of two widened int32 values is one pmuldq on x86).
+On a microcontroller this saves flash; on a CPU the kernel's widening loads tell LLVM the
+values' width (a 64-bit multiply of two widened 32-bit values is one pmuludq on x86).
 
-Integer requantization is lowered with int64 arithmetic, so the per-channel bias, multiplier,
-rounding and shift arrays arrive as int64 constants (8 bytes where 1 to 4 suffice), and an int8
+Integer requantization is lowered with 64-bit arithmetic where 32 bits are not proven enough
+(and its multipliers are uint64 in the 32-bit form), so per-channel bias, multiplier, rounding
+and shift arrays arrive as 64-bit constants (8 bytes where 1 to 4 suffice), and an int8
 average pool is a grouped convolution with an int32 kernel of ones. This pass
 (after FoldConstant, before FuseOps) replaces such a constant by the narrow array and an
 ``astype`` back to the wide type; the cast is fused into the kernel that reads the constant

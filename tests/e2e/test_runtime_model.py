@@ -71,3 +71,18 @@ def test_threads_share_a_model(model, session):
     for i, f in enumerate(feeds):
         for name, want in expected(session, f).items():
             np.testing.assert_allclose(results[i][name], want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.pop(next(iter(f))), r"^missing input\(s\) \['\w+'\]; the model takes \['\w+'\]$"),
+    (lambda f: f.update(z=np.zeros(1, np.float32)), r"^unknown input\(s\) \['z'\]; the model takes"),
+    (lambda f: f.update({k: v.astype(np.float64) for k, v in f.items()}), r"^input '\w+' has dtype float64, the model expects float32$"),
+    (lambda f: f.update({k: v[..., :-1] for k, v in f.items()}), r"^input '\w+' has shape \[.*\], the model expects \[.*\]$"),
+])
+def test_bad_inputs_name_the_tensor(model, change, message):
+    from compiler.errors import InputError
+
+    feeds = model.random_inputs(seed=4)
+    change(feeds)
+    with pytest.raises(InputError, match=message):
+        model.run(feeds)

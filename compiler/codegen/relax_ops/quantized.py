@@ -1,8 +1,8 @@
 """Lowering of the quantized ops to integer Relax compute.
 
 Everything follows ``compiler/ir/ops/fixed_point.py`` exactly: int32 accumulation, then the
-round-half-away-from-zero requantize (in int64, or in int32 with a multiply-high where
-``high_word_exact`` proves it equal), zero point, clamp and narrowing, so TVM's
+round-half-away-from-zero requantize (in int64, or in int32 where ``high_word_shifts`` or
+``split_sum_fits`` proves that equal), zero point, clamp and narrowing, so TVM's
 kernels give the same integers as the numpy reference. Per-channel constants (multipliers,
 shifts, rounding halves, zero-point corrections) are computed here with numpy.
 """
@@ -50,10 +50,10 @@ def finish(ctx: LowerContext, y: relax.Expr, attrs: dict, dtype: str = "int64") 
 
 def requantize_accumulator(ctx: LowerContext, acc: relax.Expr, offset: np.ndarray | None, bound: np.ndarray,
                            mult: np.ndarray, shift: np.ndarray, attrs: dict) -> relax.Expr:
-    """finish(requantize(acc + offset)) for an int32 ``acc``, ``bound`` >= |acc| + |offset| per
-    channel. Where ``high_word_shifts`` proves 32 bits enough, in 32-bit lanes with a
-    multiply-high: twice the lanes per vector of the int64 form, and no 64-bit multiply on a
-    Cortex-M; else in int64."""
+    """finish(requantize(acc + offset)), ``bound`` >= |acc| + |offset| per channel; ``acc`` is
+    int32 (int64 only where the bound exceeds int32). Where ``high_word_shifts`` proves 32 bits
+    enough, in 32-bit lanes with a multiply-high: twice the lanes per vector of the int64 form,
+    and no 64-bit multiply on a Cortex-M; else in int64."""
     shifts = high_word_shifts(bound, mult, shift)
     if shifts is None:
         p = acc if offset is None else ctx.emit(R.add(R.astype(acc, "int64"), const(offset, "int64")))
@@ -202,11 +202,9 @@ def qadd(ctx, node, args, attrs):
 def qmul(ctx, node, args, attrs):
     a, b = (ctx.type(name).dtype for name in node.inputs[:2])
     bound = _centered_bound(a, attrs["a_zp"]) * _centered_bound(b, attrs["b_zp"])
-    if bound >= 2**31:  # int32 inputs
-        product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"]), _centered(ctx, args[1], attrs["b_zp"])))
-        return finish(ctx, requantize(ctx, product, np.int64(attrs["mult"]), np.int64(attrs["shift"])), attrs)
-    product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"], "int32"),
-                                  _centered(ctx, args[1], attrs["b_zp"], "int32")))
+    dtype = "int32" if bound < 2**31 else "int64"  # int64 for int32 inputs
+    product = ctx.emit(R.multiply(_centered(ctx, args[0], attrs["a_zp"], dtype),
+                                  _centered(ctx, args[1], attrs["b_zp"], dtype)))
     return requantize_accumulator(ctx, product, None, bound, np.int64(attrs["mult"]), np.int64(attrs["shift"]), attrs)
 
 
