@@ -103,7 +103,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     args.target_spec = target  # pruning rounds channel counts to this target's vector width
     compressed = compress(import_model(args.model, args.input_shape), compress_options(args, not args.no_merge))
     result = compile_graph(compressed.graph, args.output, target, passes=compressed.report(), source=args.model,
-                           schedule=not args.no_schedule, tuning_db=args.tuning_db)
+                           schedule=not args.no_schedule, tuning_db=args.tuning_db, executor=args.executor)
     m = result.manifest
     print(f"compiled {args.model} -> {result.path} (target {target.name}) in {time.perf_counter() - start:.2f} s")
     print(f"  inputs:  {', '.join(fmt.spec(t) for t in m['inputs'])}")
@@ -113,6 +113,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from .codegen.tuning import ApplyReport
 
         print(f"  tuning:  {ApplyReport(**m['tuning']).summary()}")
+    if m.get("executor"):
+        print(f"  executor: {fmt.executor(m['executor'])}")
     if m.get("memory"):
         print(fmt.memory_summary(m["memory"]))
     if args.report:
@@ -324,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build TVM's unscheduled default kernels (naive single-threaded loops; for debugging)")
     p.add_argument("--tuning-db", metavar="DIR",
                    help="use the kernels 'edgec tune' found (where they beat edgec's own schedules)")
+    p.add_argument("--executor", choices=("auto", "direct", "vm"), default="auto",
+                   help="CPU targets: 'direct' calls the kernels from one generated function (no VM; "
+                        "straight-line models), 'vm' runs TVM's Relax VM; 'auto' (default): direct where "
+                        "the model allows it")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("compress", parents=[common, shapes, passes],

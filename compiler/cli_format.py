@@ -85,3 +85,11 @@ def memory_table(memory: Mapping[str, Any]) -> str:
 
 def note(message: str) -> None:
     print(f"edgec: note: {message}", file=sys.stderr)
+
+
+def executor(info: dict) -> str:
+    """The manifest's executor in a line: how a run calls the kernels."""
+    if info["kind"] == "direct":
+        return (f"direct ({info['kernel_calls']} kernel calls from {info['entry']}; weights {size(info['params_bytes'])}"
+                f" in {info['params']}, arena {size(info['arena_bytes'])})")
+    return f"Relax VM ({info.get('why', '')})" if info.get("why") else "Relax VM"

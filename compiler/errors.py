@@ -58,3 +58,10 @@ class ArtifactError(EdgecError):
     """A compiled artifact is missing, incomplete or from another edgec version."""
 
     kind = "artifact error"
+
+
+def last_line(err: BaseException) -> str:
+    """The last non-empty line of an exception's message: what a TVM error says after its pages of
+    context, for a one-line error."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__

@@ -1,7 +1,9 @@
-"""Load an artifact directory and run it with TVM's Relax VM, numpy in and out."""
+"""Load an artifact directory and run it with TVM, numpy in and out: through the Relax VM, or by
+one call of the library's ``edgec_main`` (the direct executor, ``compiler/codegen/direct.py``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -39,22 +41,29 @@ class FeedChecks:
 
     inputs: list[TensorSpec]
 
+    @functools.cached_property
+    def _expected(self) -> tuple[frozenset, list[tuple[str, tuple[int, ...], np.dtype]]]:
+        """The input names, and (name, shape, dtype) per input: made once, a check runs per call."""
+        return frozenset(t.name for t in self.inputs), [(t.name, t.shape, np.dtype(t.dtype)) for t in self.inputs]
+
     def check(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
         """The inputs in the model's order, checked by name, shape and dtype."""
-        names = [t.name for t in self.inputs]
-        if len(feeds) != len(names) or any(n not in feeds for n in names):
-            missing = [n for n in names if n not in feeds]
+        names, expected = self._expected
+        if feeds.keys() != names:
+            order = [t.name for t in self.inputs]
+            missing = [n for n in order if n not in feeds]
             if missing:
-                raise InputError(f"missing input(s) {missing}; the model takes {names}")
-            raise InputError(f"unknown input(s) {[n for n in feeds if n not in names]}; the model takes {names}")
+                raise InputError(f"missing input(s) {missing}; the model takes {order}")
+            raise InputError(f"unknown input(s) {[n for n in feeds if n not in names]}; the model takes {order}")
         arrays = []
-        for spec in self.inputs:
-            array = np.asarray(feeds[spec.name])
-            if array.dtype != spec.dtype:
-                raise InputError(f"input '{spec.name}' has dtype {array.dtype}, the model expects {spec.dtype}")
-            if array.shape != spec.shape:
-                raise InputError(f"input '{spec.name}' has shape {list(array.shape)}, "
-                                 f"the model expects {list(spec.shape)}")
+        for name, shape, dtype in expected:
+            array = feeds[name]
+            if type(array) is not np.ndarray:
+                array = np.asarray(array)
+            if array.dtype != dtype:
+                raise InputError(f"input '{name}' has dtype {array.dtype}, the model expects {dtype}")
+            if array.shape != shape:
+                raise InputError(f"input '{name}' has shape {list(array.shape)}, the model expects {list(shape)}")
             arrays.append(array if array.flags.c_contiguous else np.ascontiguousarray(array))
         return arrays
 
@@ -96,13 +105,23 @@ class Model(FeedChecks):
             raise ArtifactError(f"cannot load {library} on this machine (built for target "
                                 f"'{self.manifest['target']['name']}'?): {str(err).strip().splitlines()[-1]}") from None
         self._tvm = tvm
-        self._bind(VirtualMachine(self._lib, self.device), staged=self.device.dlpack_device_type() == tvm.cpu().dlpack_device_type())
+        staged = self.device.dlpack_device_type() == tvm.cpu().dlpack_device_type()
+        if executor_kind(self.manifest) == "direct":
+            staged_outputs = [_aligned(spec) for spec in self.outputs]  # edgec_main writes the results here
+            outputs = [self._shared(b) for b in staged_outputs]
+            self._bind(DirectCall(tvm, self._lib, self.path, self.manifest, self.device, outputs), staged)
+            # one run = copy in, one call of edgec_main on the staged buffers, copy out
+            self._direct = ([*self._staged_tensors, *self._main.bound],
+                            [(spec.name, b) for spec, b in zip(self.outputs, staged_outputs)])
+        else:
+            self._vm = VirtualMachine(self._lib, self.device)
+            self._bind(self._vm["main"], staged)
 
-    def _bind(self, vm, staged: bool) -> None:
-        """Keep the VM and its ``main``. With ``staged`` (a local CPU), the inputs are copied into
+    def _bind(self, main: Callable, staged: bool) -> None:
+        """Keep ``main`` (inputs -> outputs). With ``staged`` (a local CPU), the inputs are copied into
         aligned buffers that TVM tensors share, made once: a small model's run is then mostly its
         kernels, not the tensor allocations and copies around them (about 25 us of 35 us for digits)."""
-        self._vm, self._main, self._lock = vm, vm["main"], threading.Lock()
+        self._main, self._lock, self._direct = main, threading.Lock(), None
         self._staged = [_aligned(spec) for spec in self.inputs] if staged else None
         self._staged_tensors = [self._shared(b) for b in self._staged] if staged else None
 
@@ -116,7 +135,7 @@ class Model(FeedChecks):
         if self._staged is None:
             return [self._tvm.runtime.tensor(a, self.device) for a in arrays]
         for buffer, array in zip(self._staged, arrays):
-            np.copyto(buffer, array)
+            buffer[...] = array
         return self._staged_tensors
 
     def _invoke(self, args: list) -> list:
@@ -132,6 +151,12 @@ class Model(FeedChecks):
     def run(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         arrays = self.check(feeds)
         with self._lock:  # the staged input buffers are shared by every call
+            if self._direct is not None:  # the fast path for small models: about 1 us around the kernels
+                args, outputs = self._direct
+                for buffer, array in zip(self._staged, arrays):
+                    buffer[...] = array
+                self._main.entry(*args)
+                return {name: buffer.copy() for name, buffer in outputs}
             return self._outputs(self._invoke(self._device_inputs(arrays)))
 
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
@@ -146,6 +171,44 @@ class Model(FeedChecks):
                 sync()
 
             return timed_runs(once, repeat, warmup)
+
+
+def executor_kind(manifest: Mapping[str, Any]) -> str:
+    """"direct" or "vm" (artifacts from before the direct executor are VM artifacts)."""
+    return manifest.get("executor", {}).get("kind", "vm")
+
+
+class DirectCall:
+    """The library's ``edgec_main`` with the weights, the arena and the output tensors bound: called
+    with the input tensors, it runs the model and returns the output tensors."""
+
+    def __init__(self, tvm, lib, path: Path, manifest: Mapping[str, Any], device, outputs: list) -> None:
+        info = manifest["executor"]
+        try:
+            self.entry = lib[info["entry"]]
+        except Exception:
+            raise ArtifactError(f"{path} has no function '{info['entry']}'; re-run 'edgec compile'") from None
+        self.params = tvm.runtime.tensor(read_params(path, info), device)
+        self.arena = tvm.runtime.empty((info["arena_bytes"],), "uint8", device)
+        self.outputs = outputs
+        self.bound = [*outputs, self.params, self.arena]
+
+    def __call__(self, *inputs) -> list:
+        self.entry(*inputs, *self.bound)
+        return self.outputs
+
+
+def read_params(path: Path, info: Mapping[str, Any]) -> np.ndarray:
+    """The weights blob of a direct artifact, checked against the size the manifest records."""
+    file = path / info["params"]
+    try:
+        params = np.fromfile(file, np.uint8)
+    except OSError as err:
+        raise ArtifactError(f"cannot read {file}: {err.strerror or err}; re-run 'edgec compile'") from None
+    if params.size != info["params_bytes"]:
+        raise ArtifactError(f"{file} is corrupt: {params.size} bytes, the manifest says {info['params_bytes']}")
+    return params
+
 
 def _aligned(spec: TensorSpec) -> np.ndarray:
     """An empty array for ``spec`` whose data starts on a 64-byte boundary, as TVM requires of

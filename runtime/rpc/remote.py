@@ -15,7 +15,7 @@ from compiler.errors import ArtifactError
 from targets.toolchain import elf_arch
 
 from ..devices import check_fits, target_name, wanted_device
-from ..host import Model, read_manifest, tensor_specs
+from ..host import DirectCall, Model, executor_kind, read_manifest, tensor_specs
 from .client import Remote, RpcError, bounded
 
 
@@ -46,7 +46,16 @@ class RemoteModel(Model):
                                 f"load on the device at {remote.where}; if that device is not {arch}, compile for "
                                 f"its target: {_reason(err)}") from None
         self.device = session.cuda(0) if wanted_device(self.manifest) == "cuda" else session.cpu(0)
-        self._bind(self._call(lambda: VirtualMachine(lib, self.device), timeout, "starting the VM"), staged=False)
+        self._lib, self._vm = lib, None
+        if executor_kind(self.manifest) == "direct":
+            def start() -> DirectCall:
+                outputs = [tvm.runtime.empty(spec.shape, spec.dtype, self.device) for spec in self.outputs]
+                return DirectCall(tvm, lib, self.path, self.manifest, self.device, outputs)
+
+            self._bind(self._call(start, timeout, "sending the weights"), staged=False)
+        else:
+            self._vm = self._call(lambda: VirtualMachine(lib, self.device), timeout, "starting the VM")
+            self._bind(self._vm["main"], staged=False)
 
     def _call(self, call, timeout: float, what: str) -> Any:
         try:
@@ -57,7 +66,10 @@ class RemoteModel(Model):
             raise RpcError(f"{what} on {self.remote.where} failed: {_reason(err)}") from None
 
     def _invoke(self, args: list) -> list:
-        """Through the VM's stateful calls: a tuple returned over RPC is an opaque handle."""
+        """The direct entry's output tensors; or through the VM's stateful calls, since a tuple
+        returned over RPC is an opaque handle."""
+        if self._vm is None:
+            return self._main(*args)
         self._vm.set_input("main", *args)
         self._vm.invoke_stateful("main")
         return self._vm.get_outputs("main")
@@ -68,6 +80,13 @@ class RemoteModel(Model):
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
         """Latency of ``repeat`` runs in milliseconds, timed on the device after ``warmup`` runs."""
         def measure() -> list[float]:
+            if self._vm is None:  # the direct executor: time its entry function
+                args = [*self._device_inputs(self.check(feeds)), *self._main.bound]
+                for _ in range(warmup):
+                    self._main.entry(*args)
+                timer = self._lib.time_evaluator(self.manifest["executor"]["entry"], self.device, number=1,
+                                                 repeat=repeat)
+                return [t * 1e3 for t in timer(*args).results]
             self._vm.set_input("main", *self._device_inputs(self.check(feeds)))
             for _ in range(warmup):
                 self._vm.invoke_stateful("main")
@@ -80,7 +99,7 @@ class RemoteModel(Model):
         return self.remote.describe()
 
     def close(self) -> None:
-        self._vm = None
+        self._vm = self._main = self._lib = None
         self.remote.close()
 
 

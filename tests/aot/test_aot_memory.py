@@ -25,7 +25,7 @@ def test_arena_is_smaller_than_tflite_micro(stem):
     temps = {n: t for n, t in program.tensors.items() if t.kind == TEMP}
     assert all(t.dtype == "int8" for t in temps.values()), {n: t.dtype for n, t in temps.items()}
     kernels = build_kernels(program.kernels)
-    plan, layout, workspace = plan_program(program, kernels)
+    plan, layout, workspace = plan_program(program, kernels.workspace)
     assert workspace == 0 and not layout.workspace
     assert plan.arena_bytes < TFLM_ARENA[stem]
     assert plan.arena_bytes <= TFLM_ACTIVATIONS[stem]

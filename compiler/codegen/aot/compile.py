@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import tvm
 
@@ -46,24 +46,26 @@ def _is_reshape(program: Program, kernel: str) -> bool:
     return re.fullmatch(r"reshape\d*", program.origin.get(kernel, "")) is not None
 
 
-def plan_program(program: Program, kernels: Kernels) -> tuple[MemoryPlan, Layout, int]:
-    """Offsets for every intermediate tensor and every kernel's scratch; the total scratch bytes."""
+def plan_program(program: Program, workspace: Mapping[str, int], alignment: int = ALIGNMENT,
+                 share_reshapes: bool = True) -> tuple[MemoryPlan, Layout, int]:
+    """Offsets for every intermediate tensor and every kernel's scratch (``workspace``: bytes per
+    kernel); the total scratch bytes. ``share_reshapes``: a reshape's output takes its input's place."""
     keep = {n for n, t in program.tensors.items() if t.kind in (INPUT, OUTPUT, CONST)}
     sizes = {n: t.nbytes for n, t in program.tensors.items()}
     steps, inplace, scratch = [], {}, {}
     for index, step in enumerate(program.steps):
         writes = list(step.outputs)
-        need = kernels.workspace[step.kernel]
+        need = workspace.get(step.kernel, 0)
         if need:
             scratch[index] = f"ws:{index}"
             sizes[scratch[index]] = need
             writes.append(scratch[index])
         reads = [a for a in step.args if a not in step.outputs]
-        if _is_reshape(program, step.kernel) and len(reads) == 1 and len(step.outputs) == 1:
+        if share_reshapes and _is_reshape(program, step.kernel) and len(reads) == 1 and len(step.outputs) == 1:
             inplace[step.outputs[0]] = reads[0]
         steps.append((reads, writes))
     buffers = lifetimes(steps, sizes, keep, inplace)
-    plan = plan_memory(buffers, ALIGNMENT)
+    plan = plan_memory(buffers, alignment)
     layout = Layout({i: (plan.offsets[name], sizes[name]) for i, name in scratch.items()})
     return plan, layout, sum(sizes[name] for name in scratch.values())
 
@@ -161,7 +163,7 @@ def compile_aot(graph: Graph, out_dir: str | Path, spec, passes: list[dict] | No
                             f"{lines[-1] if lines else type(err).__name__}") from err
     program = read_program(fused, graph)
     kernels = build_kernels(program.kernels)
-    plan, layout, workspace_bytes = plan_program(program, kernels)
+    plan, layout, workspace_bytes = plan_program(program, kernels.workspace)
     quantized = any(n.op.startswith("q") for n in graph.nodes)
     name = graph.name if getattr(graph, "name", None) else "model"
     host = spec.device != "mcu"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import tvm
 from tvm import s_tir, tirx
 
-from ...errors import LoweringError
+from ...errors import LoweringError, last_line
 from ..schedules.common import blocks, is_reduction, try_inline
 
 PIPELINE_NAME = "edgec_aot"
@@ -165,7 +165,7 @@ def build_kernels(funcs: dict[str, tirx.PrimFunc]) -> Kernels:
         try:
             func = inline_stages(func)
         except Exception as err:  # a schedule error leaves the function as it was
-            raise LoweringError(f"kernel '{symbol}': scheduling for C failed: {_last_line(err)}") from err
+            raise LoweringError(f"kernel '{symbol}': scheduling for C failed: {last_line(err)}") from err
         # calling_conv 1 tells MakePackedAPI-aware passes that the function is already lowered
         prepared[symbol] = func.with_attr("global_symbol", symbol).with_attr("calling_conv", 1)
     try:
@@ -173,13 +173,8 @@ def build_kernels(funcs: dict[str, tirx.PrimFunc]) -> Kernels:
             lib = tvm.tirx.build(tvm.IRModule(prepared), target=tvm.target.Target({"kind": "c"}),
                                  pipeline=PIPELINE_NAME)
     except Exception as err:
-        raise LoweringError(f"TVM could not generate C for the kernels: {_last_line(err)}") from err
+        raise LoweringError(f"TVM could not generate C for the kernels: {last_line(err)}") from err
     return _clean(lib.inspect_source(), list(funcs))
-
-
-def _last_line(err: Exception) -> str:
-    lines = [line for line in str(err).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
 
 
 def _clean(source: str, symbols: list[str]) -> Kernels:

@@ -13,6 +13,10 @@ Schedule = s_tir.Schedule
 # Below this much work (multiply-adds, or elements moved) a kernel runs on one thread: waking
 # the pool's workers costs microseconds, more than such a kernel takes.
 PARALLEL_MIN = 64 * 1024
+# Storage scope of register tiles and per-tile scratch. Not "local": TVM 0.27 takes every "local"
+# buffer from its workspace pool (an allocate/free pair per kernel call); a small "global" one is
+# a stack slot (``codegen/stack_scratch.py``), which LLVM keeps in registers.
+SCRATCH = "global"
 
 
 def blocks(sch: Schedule) -> list:
@@ -153,9 +157,10 @@ def inline_epilogue(sch: Schedule, block) -> None:
             return
 
 
-def parallel(sch: Schedule, loops: list, work: int, cores: int) -> None:
-    """Fuse ``loops`` and run them on the thread pool, if the kernel is big enough to gain."""
-    if loops and work >= PARALLEL_MIN and cores > 1:
+def parallel(sch: Schedule, loops: list, work: int, cores: int, minimum: int = PARALLEL_MIN) -> None:
+    """Fuse ``loops`` and run them on the thread pool, if the kernel is big enough to gain
+    (``work`` iterations, at least ``minimum``)."""
+    if loops and work >= minimum and cores > 1:
         sch.parallel(sch.fuse(*loops) if len(loops) > 1 else loops[0])
 
 

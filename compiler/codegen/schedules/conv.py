@@ -11,7 +11,7 @@ in parallel on TVM's thread pool.
 
 from __future__ import annotations
 
-from .common import (Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vector_width,
+from .common import (SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vector_width,
                      vectorize_innermost)
 from .kernels import CONV, CONV_OUT, DEPTHWISE, PAD
 from .params import CpuParams
@@ -109,7 +109,7 @@ def schedule_conv(sch: Schedule, params: CpuParams) -> None:
     else:
         outer = [b, y, g, oo]
     sch.reorder(*outer, xo, ry, rx, rc, xi, oj, ol)
-    write_back = sch.cache_write(main, 0, "local")
+    write_back = sch.cache_write(main, 0, SCRATCH)
     if per_tile:
         try_inline(sch, write_back)  # the output stage reads the register tile directly
         inline_epilogue(sch, out)
@@ -139,7 +139,7 @@ def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTH
     co, cj, cl = sch.split(c, [None, ocr, lanes])
     xo, xi = sch.split(x, [None, owr])
     sch.reorder(b, y, co, xo, ry, rx, xi, cj, cl)
-    write_back = sch.cache_write(main, 0, "local")
+    write_back = sch.cache_write(main, 0, SCRATCH)
     if inline:
         inline_epilogue(sch, write_back)
     sch.reverse_compute_at(write_back, xo)

@@ -4,7 +4,7 @@ feature tiles in parallel. With one row this is a GEMV, bound by reading the wei
 
 from __future__ import annotations
 
-from .common import Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vectorize_innermost
+from .common import SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vectorize_innermost
 from .conv import register_tile
 from .kernels import DENSE, DENSE_OUT
 from .params import CpuParams
@@ -21,7 +21,7 @@ def schedule_dense(sch: Schedule, params: CpuParams) -> None:
     mo, mi = sch.split(m, [None, mr])
     jo, jj, jl = sch.split(j, [None, jr, lanes])
     sch.reorder(mo, jo, rk, mi, jj, jl)
-    try_inline(sch, sch.cache_write(main, 0, "local"))
+    try_inline(sch, sch.cache_write(main, 0, SCRATCH))
     inline_epilogue(sch, out)
     sch.reverse_compute_at(out, jo)
     if not padded:

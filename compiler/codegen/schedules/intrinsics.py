@@ -12,6 +12,8 @@ from __future__ import annotations
 import tvm
 from tvm.target import codegen
 
+from .common import SCRATCH
+
 VNNI = "edgec_dot_16x4_vnni_i64"
 
 
@@ -32,8 +34,8 @@ def int8_dot_intrinsic(target: tvm.target.Target) -> str:
 
 
 def _vnni_intrinsic():
-    """TVM's ``dot_16x4_vnni`` with int64 indices and a register (``local``) accumulator: Relax's
-    ``emit_te`` kernels index in int64, the schedule accumulates in a ``cache_write`` tile,
+    """TVM's ``dot_16x4_vnni`` with int64 indices and the schedule's register tile (``SCRATCH``
+    scope) as accumulator: Relax's ``emit_te`` kernels index in int64, the schedule accumulates in a ``cache_write`` tile,
     and tensorize compares buffer regions including their index dtype. The LLVM intrinsic takes
     its operands as <64 x i8> in the LLVM TVM 0.27 is built with."""
     from tvm.script import tirx as T
@@ -41,7 +43,7 @@ def _vnni_intrinsic():
     @T.prim_func(s_tir=True)
     def desc(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
              B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
-             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope="local")) -> None:
+             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
         with T.sblock("root"):
             T.reads(C[0:16], A[0:4], B[0:16, 0:4])
             T.writes(C[0:16])
@@ -54,16 +56,17 @@ def _vnni_intrinsic():
     @T.prim_func(s_tir=True)
     def impl(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
              B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
-             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope="local")) -> None:
+             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
         with T.sblock("root"):
             T.reads(C[0:16], A[0:4], B[0:16, 0:4])
             T.writes(C[0:16])
-            a = T.reinterpret(A.vload([T.int64(0)], "uint8x4"), dtype="int32")
-            b = B.vload([T.int64(0), T.int64(0)], dtype="int8x64")
-            c = C.vload([T.int64(0)], dtype="int32x16")
+            # one expression, no named temporaries: TVMScript would make each a "local" buffer
             C[T.ramp(T.int64(0), 1, 16)] = T.call_llvm_pure_intrin(
-                T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"), c,
-                T.reinterpret(T.broadcast(a, 16), dtype="int8x64"), b, dtype="int32x16")
+                T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"),
+                C.vload([T.int64(0)], dtype="int32x16"),
+                T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "uint8x4"), dtype="int32"), 16),
+                              dtype="int8x64"),
+                B.vload([T.int64(0), T.int64(0)], dtype="int8x64"), dtype="int32x16")
 
     return desc, impl
 

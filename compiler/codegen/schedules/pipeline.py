@@ -8,6 +8,7 @@ from tvm import relax
 from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
 
 from ..narrow_constants import narrow_constants_pass
+from ..stack_scratch import CPU_PIPELINE
 from . import schedule_module
 from .layout import convert_layout
 from .params import cpu_params, with_host_cpu
@@ -66,4 +67,18 @@ def compile_module(mod: tvm.IRModule, target: tvm.target.Target, schedule: bool 
     applies a tuning database (``codegen.tuning``); it reads the target from the pass context."""
     if schedule and target.kind.name == "llvm":
         target = with_host_cpu(target)
-    return tvm.compile(mod, target=target, relax_pipeline=cpu_pipeline(target, schedule, strict, tuned))
+    tir_pipeline = CPU_PIPELINE if schedule and target.kind.name == "llvm" else "default"
+    return tvm.compile(mod, target=target, relax_pipeline=cpu_pipeline(target, schedule, strict, tuned),
+                       tir_pipeline=tir_pipeline)
+
+
+def compile_direct(mod: tvm.IRModule, graph, target: tvm.target.Target, tuned=None):
+    """The scheduled kernels of ``compile_module`` behind the direct entry (``codegen/direct.py``)
+    instead of the VM: the runtime module and its ``DirectModule`` (weights, arena size)."""
+    from ..direct import build_direct, direct_module
+
+    target = with_host_cpu(target)
+    with target:
+        scheduled = tvm.transform.Sequential(kernel_passes(target, tuned=tuned))(mod)
+    direct = direct_module(scheduled, graph)
+    return build_direct(direct, target), direct

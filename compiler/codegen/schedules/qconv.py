@@ -10,7 +10,7 @@ and the 4 products unrolled.
 
 from __future__ import annotations
 
-from .common import (INLINE_NODES, Schedule, blocks, extent, find, inline_bounded, inline_epilogue, inline_is_small,
+from .common import (INLINE_NODES, SCRATCH, Schedule, blocks, extent, find, inline_bounded, inline_epilogue, inline_is_small,
                      is_reduction, loop_work, name, parallel, try_inline, vectorize_innermost)
 from .conv import _grouped_output, _schedule_pad, schedule_depthwise
 from .injective import schedule_loop_nest
@@ -20,6 +20,11 @@ from .qkernels import LANES, QCONV, QCONV_OUT, QDEPTHWISE
 
 # Inlining limit for epilogue stages that do not read the kernel's result (see ``flatten_epilogue``).
 INDEPENDENT_NODES = 4 * INLINE_NODES
+# Multiply-adds from which an int8 conv runs faster on two threads than on one. Measured with VNNI
+# (3x3 convs, 2 threads, Model.benchmark): 295K and 1.2M MACs ran 1.9x and 1.8x slower on the thread
+# pool (1.8 vs 3.4 us, 5.5 vs 9.8 us), 4.7M ran 1.3x faster; the digits CNN's int8 kernels took
+# 3.0 us in all instead of 4.3 us at 2 threads, and 3.8 us at 1.
+QCONV_PARALLEL_MIN = 2 * 1024 * 1024
 
 
 def exact_register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
@@ -66,7 +71,7 @@ def epilogue_at(sch: Schedule, stages: list, loop, params: CpuParams, last_is_ou
     for i, stage in enumerate(stages):
         sch.reverse_compute_at(stage, loop)
         if i < len(stages) - 1 or not last_is_output:
-            sch.set_scope(stage, 0, "local")  # a tile-sized scratch, not a whole tensor
+            sch.set_scope(stage, 0, SCRATCH)  # a tile-sized scratch, not a whole tensor
         vectorize_innermost(sch, stage, params.lanes)
 
 
@@ -99,7 +104,7 @@ def schedule_qconv(sch: Schedule, params: CpuParams) -> None:
     outer = [b, g, oo, y] if weight_bytes > params.l2_bytes // 2 else [b, y, g, oo]
     inner = [xi, oj, ol, rci] if params.int8_dot else [xi, oj, rci, ol]
     sch.reorder(*outer, xo, ry, rx, rco, *inner)
-    write_back = sch.cache_write(main, 0, "local")
+    write_back = sch.cache_write(main, 0, SCRATCH)
     independent = stages[1]
     if per_tile:
         try_inline(sch, write_back)
@@ -116,7 +121,7 @@ def schedule_qconv(sch: Schedule, params: CpuParams) -> None:
         whole_loop_nests(sch, independent + dependent, params)
     sch.unroll(xi)
     sch.unroll(oj)
-    parallel(sch, outer, work, params.cores)
+    parallel(sch, outer, work, params.cores, QCONV_PARALLEL_MIN)
     if not params.int8_dot:
         sch.unroll(rci)
         sch.vectorize(ol)

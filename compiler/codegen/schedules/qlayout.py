@@ -85,7 +85,8 @@ def conv2d(rw, call: relax.Call):
     x, pads, value = _input(rw, data, conv_pads)
     packed = qkernels.pack_qconv_weight(w, groups)
     correction = relax.const(qkernels.shift_correction(w, _dtype(data)), "int32")
-    width = kernels.out_size(_shape(data)[3], w.shape[3], strides[1], dilation[1], pads[1], pads[3])
+    # x (NHWC) and pads, not data: where _input took over a separate pad, data is the padded tensor
+    width = kernels.out_size(_shape(x)[2], w.shape[3], strides[1], dilation[1], pads[1], pads[3])
     tile = register_tile(width, packed.shape[1], rw.params.tile_registers)[0]
     return rw.bb.emit_te(qkernels.qconv2d_nhwc, x, relax.const(packed, "int8"), correction, w.shape[0], strides,
                          pads, dilation, value, tile, primfunc_name_hint="qconv2d"), True

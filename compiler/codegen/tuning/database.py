@@ -18,7 +18,7 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm_ffi import structural_hash
 
-from ...errors import InputError
+from ...errors import InputError, last_line
 from ...util.atomic import atomic_write_bytes
 
 LOG = "edgec_tuning.json"
@@ -65,8 +65,7 @@ class TuningDatabase:
         try:
             self.db = ms.database.JSONDatabase(work_dir=str(self.path), allow_missing=create)
         except Exception as err:  # a corrupt JSON file: TVM raises with pages of text
-            last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            raise InputError(f"tuning database {self.path} cannot be read: {last}") from None
+            raise InputError(f"tuning database {self.path} cannot be read: {last_line(err)}") from None
         self.log = self._read_log()
 
     def _read_log(self) -> dict[str, Any]:
