@@ -25,6 +25,11 @@ def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
     return statistics.median(timed_runs(fn, repeat, warmup))
 
 
+def ms(value: float) -> str:
+    """Milliseconds for a table: two decimals, or three significant digits below 1 ms (0.00781)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
         return f"{value:,}" if isinstance(value, int) else (f"{value:.3g}" if isinstance(value, float) else str(value))

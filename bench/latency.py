@@ -35,13 +35,14 @@ import numpy as np
 import onnx
 
 from bench import tuned
-from bench.common import emit, machine, markdown_table
+from bench.common import emit, machine, markdown_table, ms
 from bench.latency_int8 import INT8, INT8_MARKERS, INT8_WHAT, prepare_int8, summarize_int8, table_int8
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ["squeezenet", "shufflenet", "resnet50", "inception_v1", "densenet121"]
 EXTRA = {"tiny_cnn": ROOT / "examples" / "tiny_cnn.onnx", "digits": ROOT / "examples" / "digits" / "digits_cnn.onnx"}
 PAUSE_S = 0.2  # onnxruntime's and TVM's pool threads spin-wait after a run; both would slow the other
+MIN_BLOCK_S = 0.02
 README_BEGIN, README_END = "<!-- bench:latency begin -->", "<!-- bench:latency end -->"
 
 
@@ -90,13 +91,17 @@ def percentile(times: list[float], q: float) -> float:
 
 
 def time_rounds(runners: dict[str, callable], repeat: int, rounds: int = 5, warmup: int = 3) -> dict[str, list]:
-    """Per-run latencies (ms), the runners alternating in ``rounds`` blocks of runs."""
+    """Per-run latencies (ms), the runners alternating in ``rounds`` blocks of runs. A block lasts
+    at least ``MIN_BLOCK_S`` (more runs than ``repeat`` for models of microseconds, whose first runs
+    after a pause are slower and whose timer resolution is coarse)."""
+    per_round = max(1, math.ceil(repeat / rounds))
     for run in runners.values():
         time.sleep(PAUSE_S)
         for _ in range(warmup):
+            start = time.perf_counter()
             run()
+        per_round = max(per_round, math.ceil(MIN_BLOCK_S / max(time.perf_counter() - start, 1e-7)))
     times: dict[str, list] = {label: [] for label in runners}
-    per_round = max(1, math.ceil(repeat / rounds))
     for _ in range(rounds):
         for label, run in runners.items():
             time.sleep(PAUSE_S)  # let the other runtime's worker threads stop spinning
@@ -172,8 +177,8 @@ def summarize(rows: list[dict], threads: list[int]) -> dict:
 
 
 def table(rows: list[dict], compile_s: dict[str, float], summary: dict, threads: list[int]) -> str:
-    body = [[r["model"], r["threads"], f"{r['onnxruntime']['median_ms']:.2f} ({r['onnxruntime']['p90_ms']:.2f})",
-             f"{r['edgec']['median_ms']:.2f} ({r['edgec']['p90_ms']:.2f})", f"{r['ratio']:.2f}",
+    body = [[r["model"], r["threads"], f"{ms(r['onnxruntime']['median_ms'])} ({ms(r['onnxruntime']['p90_ms'])})",
+             f"{ms(r['edgec']['median_ms'])} ({ms(r['edgec']['p90_ms'])})", f"{r['ratio']:.2f}",
              f"{compile_s[r['model']]:.1f}"] for r in rows if "ratio" in r]
     for t in threads:
         body.append([f"**geomean, 5 zoo models**", t, "", "", f"**{summary[f'geomean_ratio_{t}t']:.2f}**", ""])

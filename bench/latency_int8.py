@@ -126,10 +126,10 @@ def summarize_int8(rows: list[dict], threads: list[int]) -> dict:
 
 
 def table_int8(rows: list[dict], compile_s: dict[str, float]) -> str:
-    from bench.common import markdown_table
+    from bench.common import markdown_table, ms
 
     def cell(r: dict, label: str) -> str:
-        return f"{r[label]['median_ms']:.2f} ({r[label]['p90_ms']:.2f})"
+        return f"{ms(r[label]['median_ms'])} ({ms(r[label]['p90_ms'])})"
 
     body = [[r["model"], r["threads"], cell(r, "edgec_int8"), cell(r, "edgec_fp32"), cell(r, "onnxruntime_int8"),
              f"{r['int8_over_fp32']:.2f}", f"{r['int8_over_ort_int8']:.2f}", f"{compile_s[r['model'] + '_int8']:.1f}"]

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from bench.common import markdown_table
+from bench.common import markdown_table, ms
 
 TUNING = Path(__file__).resolve().parent / "tuning"
 LABEL = "edgec tuned"
@@ -82,8 +82,8 @@ def finish_row(row: dict) -> None:
 
 def table(rows: list[dict], compile_s: dict[str, float]) -> str:
     """The tuned rows as a markdown table ("" if no model had a database)."""
-    body = [[r["model"], r["threads"], f"{r['onnxruntime']['median_ms']:.2f}", f"{r['edgec']['median_ms']:.2f}",
-             f"{r[LABEL]['median_ms']:.2f} ({r[LABEL]['p90_ms']:.2f})", f"{r['ratio']:.2f}", f"{r['tuned_ratio']:.2f}",
+    body = [[r["model"], r["threads"], ms(r['onnxruntime']['median_ms']), ms(r['edgec']['median_ms']),
+             f"{ms(r[LABEL]['median_ms'])} ({ms(r[LABEL]['p90_ms'])})", f"{r['ratio']:.2f}", f"{r['tuned_ratio']:.2f}",
              f"{compile_s.get(r['model'] + SUFFIX, float('nan')):.1f}"] for r in rows if LABEL in r]
     if not body:
         return ""
