@@ -1,14 +1,14 @@
 """Small kernel scratch on the stack instead of TVM's workspace pool.
 
 TVM 0.27's ``LowerTVMBuiltin`` turns every ``global`` allocation of 1 KiB or more (a register
-tile of 8 x 2 vectors, a convolution's padded input) and every ``local`` one into a
-``TVMBackendAllocWorkspace`` and ``TVMBackendFreeWorkspace`` pair: a locked pool lookup per
-kernel call and per allocation. For small models that is a tenth of the kernel time (digits CNN,
-int8: 7% of all samples in ``perf``, against 49% in the kernels). Global allocations of static
-size up to ``STACK_BYTES`` get TVM's ``disable_lower_builtin`` annotation instead, as TVM's own
-small ones are left: LLVM makes them stack slots (in a parallel loop, on the worker thread's
-stack), which it can promote to registers. The schedules put their tiles in ``global`` scope
-(``schedules.common.SCRATCH``) for this.
+tile of 8 x 2 vectors, a convolution's padded input) and every ``local`` one (MetaSchedule's
+register tiles) into a ``TVMBackendAllocWorkspace`` and ``TVMBackendFreeWorkspace`` pair: a
+locked pool lookup per kernel call and per allocation. For small models that is a tenth of the
+kernel time (digits CNN, int8: 7% of all samples in ``perf``, against 49% in the kernels).
+Allocations of static size up to ``STACK_BYTES`` get TVM's ``disable_lower_builtin`` annotation
+instead, as TVM leaves its own small ``global`` ones: LLVM makes them stack slots (in a parallel
+loop, on the worker thread's stack), which it can promote to registers. edgec's schedules put
+their tiles in ``global`` scope (``schedules.common.SCRATCH``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ def _on_stack(stmt):
         return stmt if all(a.same_as(b) for a, b in zip(seq, stmt.seq)) else tirx.SeqStmt(seq, stmt.span)
     if isinstance(stmt, tirx.AllocBuffer):
         size = _static_bytes(stmt.buffer)
-        # "global" only: the kind TVM itself leaves on the stack (under 1 KiB)
-        if size is not None and 0 < size <= STACK_BYTES and stmt.buffer.scope() == "global":
+        if size is not None and 0 < size <= STACK_BYTES and stmt.buffer.scope() in ("global", "local"):
             return tirx.AllocBuffer(stmt.buffer, {DISABLE_LOWER_BUILTIN: tirx.IntImm("bool", 1)}, stmt.span)
         return stmt
     if isinstance(stmt, tirx.IfThenElse):

@@ -59,9 +59,9 @@ def _records(db) -> int:
     return sum(1 for line in (db / "database_tuning_record.json").read_text().splitlines() if line.strip())
 
 
-def _compile_and_check(model_path, db, out_dir) -> dict:
+def _compile_and_check(model_path, db, out_dir, *options: str) -> dict:
     """Compile with the database, compare with onnxruntime, return the manifest's tuning entry."""
-    _run(["compile", str(model_path), "-o", str(out_dir), "--tuning-db", str(db)])
+    _run(["compile", str(model_path), "-o", str(out_dir), "--tuning-db", str(db), *options])
     model = onnx.load(model_path)
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     feeds = {"x": rand(*shape, seed=3)}
@@ -104,6 +104,10 @@ def test_compile_with_tuned_kernels_matches_onnxruntime(tuned, tmp_path):
     copy, _ = _edited_copy(db, tmp_path, _edgec_time(1.0))
     tuning = _compile_and_check(path, copy, tmp_path / "art")
     assert tuning["matched"] == 1 and tuning["tuned"] == 1 and tuning["kernels"] >= 1
+    executor = json.loads((tmp_path / "art" / "manifest.json").read_text())["executor"]
+    assert executor == {"kind": "vm", "why": "tuned kernels run faster in the VM build"}
+    tuning = _compile_and_check(path, copy, tmp_path / "direct", "--executor", "direct")  # slower, still right
+    assert tuning["tuned"] == 1
 
 
 @pytest.mark.slow

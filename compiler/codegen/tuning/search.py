@@ -40,8 +40,10 @@ def build_artifact(mod: tvm.IRModule, target: tvm.target.Target) -> str:
     from tvm.s_tir.meta_schedule.builder.local_builder import default_export
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
+    from ..stack_scratch import CPU_PIPELINE  # the TIR pipeline edgec builds with: time what will run
+
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return default_export(tvm_build(mod, target=target))
+    return default_export(tvm_build(mod, target=target, pipeline=CPU_PIPELINE))
 
 
 @derived_object
