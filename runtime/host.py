@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from compiler.errors import ArtifactError, InputError
+from compiler.errors import ArtifactError, InputError, last_line
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Model(FeedChecks):
             self._lib = tvm.runtime.load_module(str(library))
         except Exception as err:
             raise ArtifactError(f"cannot load {library} on this machine (built for target "
-                                f"'{self.manifest['target']['name']}'?): {str(err).strip().splitlines()[-1]}") from None
+                                f"'{self.manifest['target']['name']}'?): {last_line(err)}") from None
         self._tvm = tvm
         staged = self.device.dlpack_device_type() == tvm.cpu().dlpack_device_type()
         if executor_kind(self.manifest) == "direct":
@@ -153,8 +153,7 @@ class Model(FeedChecks):
         with self._lock:  # the staged input buffers are shared by every call
             if self._direct is not None:  # the fast path for small models: about 1 us around the kernels
                 args, outputs = self._direct
-                for buffer, array in zip(self._staged, arrays):
-                    buffer[...] = array
+                self._device_inputs(arrays)  # into the staged buffers that args share
                 self._main.entry(*args)
                 return {name: buffer.copy() for name, buffer in outputs}
             return self._outputs(self._invoke(self._device_inputs(arrays)))

@@ -28,6 +28,7 @@ from tvm import tirx
 from ..errors import LoweringError
 from ..ir.graph import Graph
 from .aot.compile import plan_program
+from .aot.kernels import on_cpu, pointer_params
 from .aot.program import CONST, INPUT, OUTPUT, Program, read_program
 from .stack_scratch import cpu_tir_pipeline
 
@@ -67,13 +68,10 @@ def pack_params(program: Program) -> tuple[np.ndarray, dict[str, int]]:
 def subroutine(func: tirx.PrimFunc) -> tirx.PrimFunc:
     """``func`` as a private function of pointer parameters returning int32 (0, or -1 where a
     workspace allocation or a parallel launch failed), which ``edgec_main`` calls directly."""
-    params, decls = [], []
     for param in func.params:
         if not isinstance(param.ty, tirx.buffer.BufferType):
             raise LoweringError(f"kernel parameter '{param.name}' is not a tensor")
-        pointer = tirx.Var(param.name, tvm.ir.PointerType(param.ty.dtype))
-        decls.append(tirx.DeclBuffer(param, data=pointer))
-        params.append(pointer)
+    params, decls = pointer_params(func)
     attrs = {k: v for k, v in (func.attrs or {}).items() if k != "global_symbol"}
     return tirx.PrimFunc(params, tirx.SeqStmt(decls + [func.body]), tvm.ir.PrimType("int32"),
                          tvm.ir.make_node("ir.DictAttrs", **attrs))
@@ -129,10 +127,7 @@ def subroutine_frame(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
     functions = {}
     for gv, func in mod.functions.items():
         if isinstance(func, tirx.PrimFunc) and "global_symbol" not in (func.attrs or {}):
-            body = func.body
-            for key, value in (("device_id", 0), ("device_type", 1)):
-                body = tirx.AttrStmt(tvm.ir.expr.StringImm("default"), key, tirx.IntImm("int32", value), body)
-            func = func.with_body(tirx.SeqStmt([body, tirx.Return(tirx.IntImm("int32", 0))]))
+            func = func.with_body(tirx.SeqStmt([on_cpu(func.body), tirx.Return(tirx.IntImm("int32", 0))]))
         functions[gv] = func
     return tvm.IRModule(functions)
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import tvm
 
 from ... import __version__
-from ...errors import LoweringError, TargetError
+from ...errors import LoweringError, TargetError, last_line
 from ...ir.graph import Graph
 from ...ir.printer import format_graph
 from ...ir.stats import model_stats, tensor_specs
@@ -158,9 +158,7 @@ def compile_aot(graph: Graph, out_dir: str | Path, spec, passes: list[dict] | No
     try:
         fused = fused_module(mod)
     except Exception as err:  # TVM's legalize/fuse passes raise multi-line TVMErrors
-        lines = [line for line in str(err).strip().splitlines() if line.strip()]
-        raise LoweringError(f"TVM could not legalize and fuse the model for C: "
-                            f"{lines[-1] if lines else type(err).__name__}") from err
+        raise LoweringError(f"TVM could not legalize and fuse the model for C: {last_line(err)}") from err
     program = read_program(fused, graph)
     kernels = build_kernels(program.kernels)
     plan, layout, workspace_bytes = plan_program(program, kernels.workspace)

@@ -99,6 +99,28 @@ def _initialize_before_loop(sch: s_tir.Schedule, block, depth: int) -> None:
             pass
 
 
+def pointer_params(func: tirx.PrimFunc) -> tuple[list, list]:
+    """``func``'s parameters with every buffer one replaced by a ``T*`` pointer, and the
+    ``DeclBuffer`` statements that declare each buffer over its pointer."""
+    params, decls = [], []
+    for param in func.params:
+        if isinstance(param.ty, tirx.buffer.BufferType):
+            pointer = tirx.Var(param.name, tvm.ir.PointerType(param.ty.dtype))
+            decls.append(tirx.DeclBuffer(param, data=pointer))
+            params.append(pointer)
+        else:
+            params.append(param)
+    return params, decls
+
+
+def on_cpu(body: tirx.Stmt) -> tirx.Stmt:
+    """``body`` with what MakePackedAPI would say of it: the device its scratch allocations are
+    for (CPU 0)."""
+    for key, value in (("device_id", 0), ("device_type", 1)):
+        body = tirx.AttrStmt(tvm.ir.expr.StringImm("default"), key, tirx.IntImm("int32", value), body)
+    return body
+
+
 @tvm.transform.module_pass(opt_level=0, name="edgec.RawPointerAPI")
 def raw_pointer_api(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
     """Buffer parameters -> ``T*`` pointer parameters with the buffer declared over them: the
@@ -106,19 +128,8 @@ def raw_pointer_api(mod: tvm.IRModule, _ctx) -> tvm.IRModule:
     functions = {}
     for gv, func in mod.functions.items():
         if isinstance(func, tirx.PrimFunc):
-            params, decls = [], []
-            for param in func.params:
-                if isinstance(param.ty, tirx.buffer.BufferType):
-                    pointer = tirx.Var(param.name, tvm.ir.PointerType(param.ty.dtype))
-                    decls.append(tirx.DeclBuffer(param, data=pointer))
-                    params.append(pointer)
-                else:
-                    params.append(param)
-            body = tirx.SeqStmt(decls + [func.body])
-            # what MakePackedAPI would say: the device the kernel's scratch allocations are for (CPU 0)
-            for key, value in (("device_id", 0), ("device_type", 1)):
-                body = tirx.AttrStmt(tvm.ir.expr.StringImm("default"), key, tirx.IntImm("int32", value), body)
-            func = tirx.PrimFunc(params, body, func.ret_type, func.attrs)
+            params, decls = pointer_params(func)
+            func = tirx.PrimFunc(params, on_cpu(tirx.SeqStmt(decls + [func.body])), func.ret_type, func.attrs)
         functions[gv] = func
     return tvm.IRModule(functions)
 

@@ -13,9 +13,9 @@ Schedule = s_tir.Schedule
 # Below this much work (multiply-adds, or elements moved) a kernel runs on one thread: waking
 # the pool's workers costs microseconds, more than such a kernel takes.
 PARALLEL_MIN = 64 * 1024
-# Storage scope of register tiles and per-tile scratch. Not "local": TVM 0.27 takes every "local"
-# buffer from its workspace pool (an allocate/free pair per kernel call); a small "global" one is
-# a stack slot (``codegen/stack_scratch.py``), which LLVM keeps in registers.
+# Storage scope of register tiles and per-tile scratch: "global", which TVM 0.27 itself keeps on the
+# stack below 1 KiB (and ``codegen/stack_scratch.py`` up to 16 KiB), where LLVM keeps it in
+# registers; TVM takes every "local" buffer from its workspace pool unless that pass intervenes.
 SCRATCH = "global"
 
 
