@@ -1,7 +1,8 @@
 """The "tuned" rows of ``bench/latency.py``: edgec built with an ``edgec tune`` database.
 
 A model gets them when it has a database: ``bench/tuning/<model>/`` (made with
-``edgec tune MODEL.onnx --db bench/tuning/<model>``) or ``--tuning-db MODEL=DIR``. The tuned build
+``edgec tune MODEL.onnx --db bench/tuning/<model> --keep-best``, MODEL.onnx saved from
+``bench.latency.load_model``: the same random weights) or ``--tuning-db MODEL=DIR``. The tuned build
 is timed in the same interleaved rounds as onnxruntime and the untuned build, and its outputs are
 checked against onnxruntime's like the untuned build's.
 """

@@ -13,7 +13,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .cli import compress_options, import_model, resolve_target
-    from .codegen.tuning import tune_graph
+    from .codegen.tuning import check_model, tune_graph
     from .pipeline import compress
 
     start = time.perf_counter()
@@ -36,7 +36,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    model = check_model(compressed.graph, args.db, target)
+    if args.keep_best:
+        from .codegen.tuning.database import TuningDatabase
+
+        dropped = TuningDatabase(args.db, create=False).keep_best()
+        print(f"kept each kernel's best record in {args.db} ({dropped} others dropped)")
     print_summary(results, args, time.perf_counter() - start)
+    print(model_summary(model))
     return 0
 
 
@@ -60,6 +67,13 @@ def print_summary(results, args: argparse.Namespace, seconds: float) -> None:
               f"{wins} tuned kernels that win (compile with --tuning-db {args.db})")
 
 
+def model_summary(model: dict) -> str:
+    """The whole-model check (``tuning/model_check.py``) in a line."""
+    labels = {"none": "edgec's schedules", "all": "all winning kernels", "variants": "edgec's variants only"}
+    times = ", ".join(f"{labels[use]} {ms:.3f} ms ({model['executor'][use]})" for use, ms in model["ms"].items())
+    return f"whole model, median: {times}; compile with --tuning-db uses {labels[model['use']]}"
+
+
 def add_tune_command(sub, parents: list[argparse.ArgumentParser], count_arg) -> None:
     p = sub.add_parser("tune", parents=parents, help="tune a model's kernels with MetaSchedule into a database",
                        description="Import MODEL.onnx, lower it as 'edgec compile' does and search schedules for "
@@ -79,5 +93,8 @@ def add_tune_command(sub, parents: list[argparse.ArgumentParser], count_arg) -> 
                    help="MetaSchedule's cost model: xgb (learns from measurements; needs xgboost) or random")
     p.add_argument("--all-kernels", action="store_true",
                    help="also tune layout transposes, concats and other elementwise-only kernels")
+    p.add_argument("--keep-best", action="store_true",
+                   help="afterwards, keep only each kernel's best record (a smaller database to ship; "
+                        "a re-run does not search those kernels again)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_tune)

@@ -246,3 +246,42 @@ def test_cli_schedule_option(tmp_path, flags):
     got = runtime.load(tmp_path / "art").run(feeds)
     np.testing.assert_allclose(got[graph.outputs[0]], interpreter.run(graph, feeds)[graph.outputs[0]],
                                rtol=RTOL, atol=ATOL)
+
+
+def test_winograd_transforms_compute_a_3x3_correlation():
+    """Y = A^T [(G g G^T) * (B^T d B)] A is the 2x2 valid correlation of a 4x4 tile (numpy, float64)."""
+    from compiler.codegen.schedules.winograd import AT, BT, G
+
+    rng = np.random.default_rng(3)
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_applies_to_stride1_3x3_convs_with_channels_and_tiles():
+    from compiler.codegen.schedules.winograd import applies
+
+    assert applies((1, 64, 14, 14), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not applies((1, 64, 14, 14), (64, 64, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)  # stride 2
+    assert not applies((1, 64, 14, 14), (64, 64, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 1)  # dilated
+    assert not applies((1, 64, 14, 14), (64, 32, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)  # grouped
+    assert not applies((1, 8, 14, 14), (64, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)  # few channels
+    assert not applies((1, 64, 14, 14), (64, 64, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1)  # 5x5
+    assert not applies((1, 512, 7, 7), (512, 512, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 16 tiles
+
+
+def test_winograd_convolutions(monkeypatch):
+    """3x3 stride-1 convs with enough channels run as Winograd F(2x2, 3x3): odd output sizes (the
+    last tile half outside), asymmetric and no pads, batch 2, output channels that are not a
+    multiple of the vector width, input channels that are odd; fused bias, ReLU and residual add."""
+    b = Branches(5)
+    for n, cin, cout, h, w, pads in [(1, 16, 16, 12, 12, (1, 1, 1, 1)), (2, 20, 37, 9, 11, (0, 1, 2, 1)),
+                                     (1, 33, 16, 9, 13, (1, 1, 1, 1)), (1, 48, 40, 15, 12, (0, 0, 0, 0))]:
+        y = conv(b, b.input((n, cin, h, w)), cin, cout, pads=pads)
+        oh, ow = h + pads[0] + pads[2] - 2, w + pads[1] + pads[3] - 2
+        if cout % 2:
+            y = b.node("Relu", [y])
+        if cin % 2:
+            y = b.node("Add", [y, b.input((n, cout, oh, ow))])
+        b.outputs.append(y)
+    assert check(b, monkeypatch)["winograd"] == 4

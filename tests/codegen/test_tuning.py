@@ -20,7 +20,7 @@ import runtime
 from compiler.cli import main
 from tests.oracle import make_model, rand, run_ort
 
-TRIALS = 4
+TRIALS = 8  # 2 of edgec's variants (a quarter), 6 from MetaSchedule's search
 
 
 def conv_relu(channels: int, size: int, out: int) -> onnx.ModelProto:
@@ -81,10 +81,13 @@ def _edited_copy(db, tmp_path, edit) -> tuple:
 
 
 def _edgec_time(seconds: float):
-    """An edit that pretends edgec's own kernels took ``seconds`` when tuned (1 s: every tuned record wins)."""
+    """An edit that pretends edgec's own kernels took ``seconds`` when tuned (1 s: every tuned record
+    wins), without the verdicts of the interleaved timing (which would decide instead)."""
     def edit(log: dict) -> None:
         for task in log["tasks"].values():
             task["edgec_s"] = seconds
+            task.pop("verified", None)
+        log.pop("model", None)  # nor the whole-model check's choice
     return edit
 
 
@@ -99,13 +102,66 @@ def test_tune_records_trials_and_summary(tuned):
 
 
 @pytest.mark.slow
+def test_tune_measures_edgec_variants_and_verifies_the_best(tuned):
+    from compiler.codegen.tuning.database import TuningDatabase
+    from compiler.codegen.tuning.verify import searched
+
+    _, db, _ = tuned
+    [task] = json.loads((db / "edgec_tuning.json").read_text())["tasks"].values()
+    assert task["variants"] == TRIALS // 4
+    records = [r for line in (db / "database_tuning_record.json").read_text().splitlines() if line.strip()
+               for r in [json.loads(line)]]
+    assert len(records) >= task["variants"] + 1  # the variants and MetaSchedule's candidates
+    database = TuningDatabase(db, create=False)
+    workload = database.db.get_all_tuning_records()[0].workload.mod
+    kinds = {searched(r) for r in database.records(workload)}
+    assert kinds == {True, False}, "both edgec's variants and MetaSchedule's search are in the database"
+    if "verified" in task:  # the best was within reach of edgec's schedule: timed again, interleaved
+        verdict = task["verified"]
+        assert verdict["edgec_s"] > 0 and verdict["tuned_s"] > 0 and len(verdict["record"]) == 16
+
+
+def _verdict(tuned_over_edgec: float):
+    """An edit that records an interleaved timing of the best record: tuned = ratio x edgec's."""
+    def edit(log: dict, db) -> None:
+        from compiler.codegen.tuning.database import TuningDatabase
+        from compiler.codegen.tuning.verify import record_key
+
+        database = TuningDatabase(db, create=False)
+        workload = database.db.get_all_tuning_records()[0].workload.mod
+        [task] = log["tasks"].values()
+        log.pop("model", None)
+        task["edgec_s"] = 1e-12  # as tuned, edgec's schedule was faster: the verdict must decide
+        task["verified"] = {"record": record_key(database.best(workload)), "edgec_s": 1e-3,
+                            "tuned_s": tuned_over_edgec * 1e-3}
+    return edit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratio, used", [(0.9, 1), (0.99, 0), (1.2, 0)])
+def test_verdict_decides_whether_a_record_is_used(tuned, tmp_path, ratio, used):
+    """Within MARGIN (2%) of edgec's schedule, or slower, a record is not worth it."""
+    path, db, _ = tuned
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    log = json.loads((copy / "edgec_tuning.json").read_text())
+    _verdict(ratio)(log, copy)
+    (copy / "edgec_tuning.json").write_text(json.dumps(log))
+    tuning = _compile_and_check(path, copy, tmp_path / "art")
+    assert tuning["tuned"] == used and tuning["slower"] == 1 - used
+
+
+@pytest.mark.slow
 def test_compile_with_tuned_kernels_matches_onnxruntime(tuned, tmp_path):
     path, db, _ = tuned
     copy, _ = _edited_copy(db, tmp_path, _edgec_time(1.0))
     tuning = _compile_and_check(path, copy, tmp_path / "art")
     assert tuning["matched"] == 1 and tuning["tuned"] == 1 and tuning["kernels"] >= 1
     executor = json.loads((tmp_path / "art" / "manifest.json").read_text())["executor"]
-    assert executor == {"kind": "vm", "why": "tuned kernels run faster in the VM build"}
+    if tuning["searched"]:  # MetaSchedule's kernel: the VM build, which has LLVM's alias analysis
+        assert executor == {"kind": "vm", "why": "kernels from MetaSchedule's search run faster in the VM build"}
+    else:  # one of edgec's variants
+        assert executor["kind"] == "direct"
     tuning = _compile_and_check(path, copy, tmp_path / "direct", "--executor", "direct")  # slower, still right
     assert tuning["tuned"] == 1
 
@@ -125,6 +181,57 @@ def test_resume_skips_finished_kernels(tuned):
     out = _run(["tune", str(path), "--db", str(db), "--trials", str(TRIALS), "--cost-model", "random", "-q"])
     assert _records(db) == before
     assert "0 new trials" in out
+
+
+@pytest.mark.slow
+def test_tune_times_the_whole_model_with_and_without_its_winners(tuned):
+    _, db, out = tuned
+    model = json.loads((db / "edgec_tuning.json").read_text())["model"]
+    assert model["use"] in ("none", "all", "variants") and model["ms"]["none"] > 0
+    assert model["executor"]["none"] == "direct" and set(model["ms"]) == set(model["executor"])
+    if model["use"] != "none":  # a choice is only made over edgec's schedules if it was faster
+        assert model["ms"][model["use"]] < model["ms"]["none"]
+    assert "whole model, median: edgec's schedules" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("use", ["none", "variants"])
+def test_compile_follows_the_whole_model_check(tuned, tmp_path, use):
+    from compiler.codegen.tuning.database import TuningDatabase
+    from compiler.codegen.tuning.verify import searched
+
+    path, db, _ = tuned
+
+    def edit(log: dict) -> None:
+        _edgec_time(1.0)(log)  # every record wins its kernel ...
+        log["model"] = {"use": use}  # ... but the model check allowed none, or only variants
+
+    copy, _ = _edited_copy(db, tmp_path, edit)
+    database = TuningDatabase(copy, create=False)
+    best = database.best(database.db.get_all_tuning_records()[0].workload.mod)
+    tuning = _compile_and_check(path, copy, tmp_path / "art")
+    assert tuning["use"] == use and tuning["matched"] == 1
+    assert tuning["tuned"] == (1 if use == "variants" and not searched(best) else 0)
+
+
+@pytest.mark.slow
+def test_keep_best_leaves_one_record_per_kernel(tuned, tmp_path):
+    from compiler.codegen.tuning.database import TuningDatabase, mean_seconds
+
+    path, db, _ = tuned
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    before = TuningDatabase(copy, create=False)
+    workload = before.db.get_all_tuning_records()[0].workload.mod
+    best = mean_seconds(before.best(workload))
+    out = _run(["tune", str(path), "--db", str(copy), "--trials", str(TRIALS), "--cost-model", "random", "-q",
+                "--keep-best"])
+    assert "0 new trials" in out and f"({_records(db) - 1} others dropped)" in out
+    after = TuningDatabase(copy, create=False)
+    assert _records(copy) == 1 and mean_seconds(after.best(workload)) == best
+    assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in db.iterdir())  # no leftovers
+    copy2, _ = _edited_copy(copy, tmp_path / "edited", _edgec_time(1.0))
+    assert _compile_and_check(path, copy2, tmp_path / "art")["tuned"] == 1
 
 
 @pytest.mark.slow

@@ -23,16 +23,19 @@ import os
 import tvm
 
 from .common import Schedule, blocks, is_reduction, name
-from .conv import schedule_conv, schedule_depthwise
-from .dense import schedule_dense
+from .conv import conv_variants, depthwise_variants, schedule_conv, schedule_depthwise
+from .dense import dense_variants, schedule_dense
 from .injective import schedule_injective, schedule_loop_nest
 from .kernels import CONV, DENSE, DEPTHWISE
+from .knobs import DEFAULT, Knobs
 from .params import CpuParams, cpu_params, with_host_cpu
-from .qconv import schedule_qconv, schedule_qdepthwise
+from .qconv import qconv_variants, qdepthwise_variants, schedule_qconv, schedule_qdepthwise
 from .qkernels import QCONV, QDEPTHWISE
 from .reduction import schedule_reductions
+from .winograd import WINO_GEMM, schedule_winograd, winograd_variants
 
-__all__ = ["CpuParams", "cpu_params", "with_host_cpu", "schedule_primfunc", "schedule_module", "family"]
+__all__ = ["CpuParams", "Knobs", "apply_schedule", "cpu_params", "with_host_cpu", "schedule_primfunc", "schedule_module", "family",
+           "variants"]
 
 SCHEDULED = "tirx.is_scheduled"
 FAMILY = "edgec.schedule"
@@ -44,7 +47,8 @@ def family(func: tvm.tirx.PrimFunc) -> str:
     """Which schedule a fused function gets, from the names and kinds of its blocks."""
     sch = Schedule(func)
     names = {name(sch, b) for b in blocks(sch)}
-    for block_name, kind in ((CONV, "conv"), (QCONV, "qconv"), (DEPTHWISE, "depthwise"), (QDEPTHWISE, "qdepthwise"), (DENSE, "dense")):
+    for block_name, kind in ((CONV, "conv"), (QCONV, "qconv"), (DEPTHWISE, "depthwise"), (QDEPTHWISE, "qdepthwise"), (DENSE, "dense"),
+                            (WINO_GEMM, "winograd")):
         if block_name in names:
             return kind
     return "reduction" if any(is_reduction(sch, b) for b in blocks(sch)) else "injective"
@@ -58,15 +62,37 @@ def _schedule_reduction_func(sch: Schedule, params: CpuParams) -> None:
 
 
 SCHEDULES = {"conv": schedule_conv, "qconv": schedule_qconv, "qdepthwise": schedule_qdepthwise, "depthwise": schedule_depthwise, "dense": schedule_dense,
-             "reduction": _schedule_reduction_func, "injective": schedule_injective}
+             "winograd": schedule_winograd, "reduction": _schedule_reduction_func, "injective": schedule_injective}
 
 
-def schedule_primfunc(func: tvm.tirx.PrimFunc, params: CpuParams) -> tvm.tirx.PrimFunc:
+# The families with choices to tune (``knobs.py``), and the alternatives each lists.
+VARIANTS = {"conv": conv_variants, "qconv": qconv_variants, "depthwise": depthwise_variants,
+            "qdepthwise": qdepthwise_variants, "dense": dense_variants, "winograd": winograd_variants}
+
+
+def apply_schedule(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> str:
+    """Schedule the function of ``sch`` in place (``knobs``: other choices than the schedule's
+    own, for the families of ``VARIANTS``); returns the family used."""
+    kind = family(sch.mod["main"])
+    if knobs != DEFAULT:
+        SCHEDULES[kind](sch, params, knobs)
+    else:
+        SCHEDULES[kind](sch, params)
+    return kind
+
+
+def schedule_primfunc(func: tvm.tirx.PrimFunc, params: CpuParams, knobs: Knobs = DEFAULT) -> tvm.tirx.PrimFunc:
     """``func`` scheduled; its ``edgec.schedule`` attribute names the family used."""
     sch = Schedule(func)
-    kind = family(func)
-    SCHEDULES[kind](sch, params)
+    kind = apply_schedule(sch, params, knobs)
     return sch.mod["main"].with_attrs({SCHEDULED: True, FAMILY: kind})
+
+
+def variants(func: tvm.tirx.PrimFunc, params: CpuParams) -> list[Knobs]:
+    """The schedule choices worth measuring for ``func`` (none for families without choices);
+    one of them may schedule ``func`` as the defaults do."""
+    tunable = VARIANTS.get(family(func))
+    return tunable(Schedule(func), params) if tunable else []
 
 
 def schedule_module(mod: tvm.IRModule, params: CpuParams, strict: bool = False) -> tvm.IRModule:

@@ -14,11 +14,17 @@ from __future__ import annotations
 from .common import (SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vector_width,
                      vectorize_innermost)
 from .kernels import CONV, CONV_OUT, DEPTHWISE, PAD
+from .knobs import DEFAULT, TILES, Knobs, order_choice
 from .params import CpuParams
 
 
 def register_tile(width: int, vectors: int, registers: int, max_pixels: int | None = None) -> tuple[int, int]:
-    """(output pixels, channel vectors) per micro-kernel tile.
+    """(output pixels, channel vectors) per micro-kernel tile: the first of ``tile_choices``."""
+    return tile_choices(width, vectors, registers, max_pixels)[0]
+
+
+def tile_choices(width: int, vectors: int, registers: int, max_pixels: int | None = None) -> list[tuple[int, int]]:
+    """Every (output pixels, channel vectors) micro-kernel tile, best first.
 
     The tile's accumulators plus one row of operand vectors must fit in ``registers``; the
     channel vectors must divide ``vectors`` (no tail in the vector dimension). Pixels need
@@ -26,7 +32,8 @@ def register_tile(width: int, vectors: int, registers: int, max_pixels: int | No
     7x3, 6x4 and 4x4 AVX-512 tiles within 5%), so tiles are compared on min(FMAs per load,
     1.5) over the pixel waste, then on size.
     """
-    return max(_tiles(width, vectors, registers, max_pixels), key=lambda t: (_tile_score(width, *t), t[0] * t[1]))
+    return sorted(_tiles(width, vectors, registers, max_pixels), key=lambda t: (_tile_score(width, *t), t[0] * t[1]),
+                  reverse=True)
 
 
 def _tiles(width: int, vectors: int, registers: int, max_pixels: int | None):
@@ -89,20 +96,30 @@ def _grouped_output(sch: Schedule, out, groups: int, params: CpuParams, inline: 
     parallel(sch, outer, loop_work(sch, out), params.cores)
 
 
-def schedule_conv(sch: Schedule, params: CpuParams) -> None:
+def _conv_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
+    _, _, x, g, o, *_ = sch.get_loops(find(sch, CONV))
+    return tile_choices(extent(sch, x), extent(sch, o) // params.lanes, params.tile_registers,
+                        aliasing_pixels(extent(sch, g) * extent(sch, o) * 4, params))
+
+
+def conv_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
+    """The best tiles in both loop orders (``knobs.py``)."""
+    return [Knobs(tile, order) for tile in _conv_tiles(sch, params)[:TILES] for order in (False, True)]
+
+
+def schedule_conv(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:
     main, out = find(sch, CONV), find(sch, CONV_OUT)
     work = loop_work(sch, main)
+    owr, ocr = knobs.tile or _conv_tiles(sch, params)[0]
     b, y, x, g, o, ry, rx, rc = sch.get_loops(main)
     groups, ocgp, lanes = extent(sch, g), extent(sch, o), params.lanes
     # The output stage reads acc[..., o // OCg, o % OCg]; only without groups and channel
     # padding is that the identity, so that it can run per tile on the register tile.
     per_tile = groups == 1 and ocgp == extent(sch, sch.get_loops(out)[-1])
-    owr, ocr = register_tile(extent(sch, x), ocgp // lanes, params.tile_registers,
-                             aliasing_pixels(groups * ocgp * 4, params))
     oo, oj, ol = sch.split(o, [None, ocr, lanes])
     xo, xi = sch.split(x, [None, owr])
     weight_bytes = 4 * groups * ocgp * extent(sch, ry) * extent(sch, rx) * extent(sch, rc)
-    if weight_bytes > params.l2_bytes // 2:
+    if order_choice(knobs, weight_bytes, params.l2_bytes):
         # Weight-stationary: each output-channel slab of the weight is read from cache for
         # every row, instead of the whole weight being streamed from L3 once per row.
         outer = [b, g, oo, y]
@@ -127,15 +144,25 @@ def schedule_conv(sch: Schedule, params: CpuParams) -> None:
     _schedule_pad(sch, params)
 
 
-def schedule_depthwise(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE, inline: bool = True):
+def _depthwise_tiles(sch: Schedule, params: CpuParams, block_name: str) -> list[tuple[int, int]]:
+    _, _, x, c, *_ = sch.get_loops(find(sch, block_name))
+    channels = extent(sch, c)
+    return tile_choices(extent(sch, x), channels // vector_width(channels, params.lanes), params.tile_registers)
+
+
+def depthwise_variants(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE) -> list[Knobs]:
+    return [Knobs(tile) for tile in _depthwise_tiles(sch, params, block_name)[:TILES]]
+
+
+def schedule_depthwise(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT, block_name: str = DEPTHWISE,
+                       inline: bool = True):
     """Returns the tile loop (under which the caller may compute further epilogue stages);
     ``inline=False`` leaves the epilogue after the kernel's own output alone."""
     main = find(sch, block_name)
     work = loop_work(sch, main)
+    owr, ocr = knobs.tile or _depthwise_tiles(sch, params, block_name)[0]
     b, y, x, c, ry, rx = sch.get_loops(main)
-    channels = extent(sch, c)
-    lanes = vector_width(channels, params.lanes)
-    owr, ocr = register_tile(extent(sch, x), channels // lanes, params.tile_registers)
+    lanes = vector_width(extent(sch, c), params.lanes)
     co, cj, cl = sch.split(c, [None, ocr, lanes])
     xo, xi = sch.split(x, [None, owr])
     sch.reorder(b, y, co, xo, ry, rx, xi, cj, cl)

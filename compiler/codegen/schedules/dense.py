@@ -4,20 +4,33 @@ feature tiles in parallel. With one row this is a GEMV, bound by reading the wei
 
 from __future__ import annotations
 
+import math
+
 from .common import SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vectorize_innermost
-from .conv import register_tile
+from .conv import tile_choices
 from .kernels import DENSE, DENSE_OUT
+from .knobs import DEFAULT, TILES, Knobs
 from .params import CpuParams
 
 
-def schedule_dense(sch: Schedule, params: CpuParams) -> None:
+def _dense_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
+    *batch, j, _ = sch.get_loops(find(sch, DENSE))
+    rows = math.prod(extent(sch, loop) for loop in batch)
+    return tile_choices(rows, extent(sch, j) // params.lanes, params.tile_registers)
+
+
+def dense_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
+    return [Knobs(tile) for tile in _dense_tiles(sch, params)[:TILES]]
+
+
+def schedule_dense(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:
     main, out = find(sch, DENSE), find(sch, DENSE_OUT)
     work = loop_work(sch, main)
+    mr, jr = knobs.tile or _dense_tiles(sch, params)[0]
     *batch, j, rk = sch.get_loops(main)
     m = sch.fuse(*batch) if len(batch) > 1 else (batch[0] if batch else sch.add_unit_loop(main))
     features, lanes = extent(sch, j), params.lanes
     padded = features != extent(sch, sch.get_loops(out)[-1])
-    mr, jr = register_tile(extent(sch, m), features // lanes, params.tile_registers)
     mo, mi = sch.split(m, [None, mr])
     jo, jj, jl = sch.split(j, [None, jr, lanes])
     sch.reorder(mo, jo, rk, mi, jj, jl)

@@ -22,7 +22,7 @@ import tvm
 from tvm import relax
 from tvm.relax import op as R
 
-from . import kernels, qlayout
+from . import kernels, qlayout, winograd
 from .conv import padded_channel_vectors
 from .params import CpuParams
 
@@ -129,6 +129,10 @@ class _Rewriter:
             packed = relax.const(kernels.pack_depthwise_weight(w), "float32")
             return self.bb.emit_te(kernels.depthwise_nhwc, x, packed, strides, pads, dilation,
                                    primfunc_name_hint="depthwise_conv2d"), True
+        if winograd.applies(_shape(data), w.shape, strides, pads, dilation, groups):
+            packed = relax.const(winograd.pack_winograd_weight(w, self.params.lanes), "float32")
+            return self.bb.emit_te(winograd.winograd_nhwc, x, packed, w.shape[0], pads,
+                                   primfunc_name_hint="conv2d_winograd"), True
         vectors = None
         if groups == 1:  # pad the output channels for a better register tile where that pays
             width = kernels.out_size(_shape(data)[3], w.shape[3], strides[1], dilation[1], pads[1], pads[3])

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from .common import (INLINE_NODES, SCRATCH, Schedule, blocks, extent, find, inline_bounded, inline_epilogue, inline_is_small,
                      is_reduction, loop_work, name, parallel, try_inline, vectorize_innermost)
-from .conv import _grouped_output, _schedule_pad, schedule_depthwise
+from .conv import _grouped_output, _schedule_pad, depthwise_variants, schedule_depthwise, tile_choices
 from .injective import schedule_loop_nest
 from .kernels import PAD
+from .knobs import DEFAULT, TILES, Knobs, order_choice
 from .params import CpuParams
 from .qkernels import LANES, QCONV, QCONV_OUT, QDEPTHWISE
 
@@ -27,16 +28,19 @@ INDEPENDENT_NODES = 4 * INLINE_NODES
 QCONV_PARALLEL_MIN = 2 * 1024 * 1024
 
 
-def exact_register_tile(width: int, vectors: int, registers: int) -> tuple[int, int]:
-    """(output pixels, channel vectors) per tile, like ``conv.register_tile``, but the pixels
+def exact_tile_choices(width: int, vectors: int, registers: int) -> list[tuple[int, int]]:
+    """(output pixels, channel vectors) tiles, best first, like ``conv.tile_choices``, but the pixels
     must divide the row: a tail tile puts a predicate on the block, which tensorize rejects."""
-    best, best_score = (1, 1), (-1.0, 0)
-    for ocr in (c for c in (6, 5, 4, 3, 2, 1) if vectors % c == 0):
-        for owr in (p for p in range(1, min(width, registers // ocr - 1) + 1) if width % p == 0):
-            score = (round(min(owr * ocr / (owr + ocr), 1.5), 6), owr * ocr)
-            if score > best_score:
-                best, best_score = (owr, ocr), score
-    return best
+    return [t for t in tile_choices(width, vectors, registers) if width % t[0] == 0]
+
+
+def _qconv_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
+    _, _, x, _, o, *_ = sch.get_loops(find(sch, QCONV))
+    return exact_tile_choices(extent(sch, x), extent(sch, o) // LANES, params.tile_registers)
+
+
+def qconv_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
+    return [Knobs(tile, order) for tile in _qconv_tiles(sch, params)[:TILES] for order in (False, True)]
 
 
 def _split_stages(sch: Schedule, keep: set[str]) -> tuple[list, list]:
@@ -81,27 +85,31 @@ def whole_loop_nests(sch: Schedule, stages: list, params: CpuParams) -> None:
         schedule_loop_nest(sch, stage, params)
 
 
-def schedule_qdepthwise(sch: Schedule, params: CpuParams) -> None:
+def qdepthwise_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
+    return depthwise_variants(sch, params, QDEPTHWISE)
+
+
+def schedule_qdepthwise(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:
     dependent, independent = flatten_epilogue(sch, {QDEPTHWISE})
-    tile_loop = schedule_depthwise(sch, params, QDEPTHWISE, inline=not (dependent or independent))
+    tile_loop = schedule_depthwise(sch, params, knobs, QDEPTHWISE, inline=not (dependent or independent))
     if independent:
         whole_loop_nests(sch, independent + dependent, params)
     else:
         epilogue_at(sch, dependent, tile_loop, params)
 
 
-def schedule_qconv(sch: Schedule, params: CpuParams) -> None:
+def schedule_qconv(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:
     stages = flatten_epilogue(sch, {QCONV, QCONV_OUT})
     main, out = find(sch, QCONV), find(sch, QCONV_OUT)
     work = loop_work(sch, main)
+    owr, ocr = knobs.tile or _qconv_tiles(sch, params)[0]
     b, y, x, g, o, ry, rx, rco, rci = sch.get_loops(main)
     groups, ocgp = extent(sch, g), extent(sch, o)
     per_tile = groups == 1 and ocgp == extent(sch, sch.get_loops(out)[-1])
-    owr, ocr = exact_register_tile(extent(sch, x), ocgp // LANES, params.tile_registers)
     oo, oj, ol = sch.split(o, [None, ocr, LANES])
     xo, xi = sch.split(x, [None, owr])
     weight_bytes = groups * ocgp * extent(sch, ry) * extent(sch, rx) * extent(sch, rco) * extent(sch, rci)
-    outer = [b, g, oo, y] if weight_bytes > params.l2_bytes // 2 else [b, y, g, oo]
+    outer = [b, g, oo, y] if order_choice(knobs, weight_bytes, params.l2_bytes) else [b, y, g, oo]
     inner = [xi, oj, ol, rci] if params.int8_dot else [xi, oj, rci, ol]
     sch.reorder(*outer, xo, ry, rx, rco, *inner)
     write_back = sch.cache_write(main, 0, SCRATCH)

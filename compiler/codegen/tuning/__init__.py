@@ -2,11 +2,14 @@
 
 ``tune_graph`` lowers the graph exactly as the compile path does up to fusion
 (``schedules.pipeline.fusion_passes``: edgec's NHWC layouts, packed weights, fused epilogues), so
-every tuned workload is a function the compile path will meet. Per kernel it measures edgec's
-own schedule first, then runs up to ``trials`` MetaSchedule candidates, kernels with the largest
-share of the model's time first. Records go to a database folder (``database.py``) as they are
-measured, so an interrupted run loses nothing and a re-run continues: a kernel that already has
-its trials is skipped. ``apply.database_pass`` is the compile side.
+every tuned workload is a function the compile path will meet. Per kernel, kernels with the
+largest share of the model's time first, it measures edgec's own schedule, then edgec's schedule
+with its other choices (``variants.py``), then MetaSchedule candidates up to ``trials`` in all;
+the best of them is timed once more against edgec's schedule, interleaved (``verify.py``).
+Last, ``model_check.py`` times the whole model with and without the winners.
+Records go to a database folder (``database.py``) as they are measured, so an interrupted run
+loses nothing and a re-run continues: a kernel that already has its trials is skipped.
+``apply.database_pass`` is the compile side.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ from ..schedules.params import with_host_cpu
 from ..schedules.pipeline import fusion_passes
 from .apply import ApplyReport, database_pass
 from .database import TuningDatabase, mean_seconds, normalize, target_key, workload_key
+from .model_check import check_model
 from .search import COST_MODELS, Tuner, tune_context
+from .variants import measure_variants
+from .verify import record_wins, verify
 
-__all__ = ["ApplyReport", "COST_MODELS", "KernelResult", "database_pass", "tune_graph", "tuning_target"]
+__all__ = ["ApplyReport", "COST_MODELS", "KernelResult", "check_model", "database_pass", "tune_graph",
+           "tuning_target"]
 
 SKIPPED_FAMILIES = ("injective",)  # layout transposes, concats: memory-bound, little to gain
 
@@ -48,10 +55,7 @@ class KernelResult:
     def speedup(self) -> float | None:
         return self.edgec_s / self.best_s if self.edgec_s and self.best_s else None
 
-    @property
-    def wins(self) -> bool:
-        """Whether compile uses the tuned kernel (the rule of ``apply.apply_database``)."""
-        return self.best_s is not None and (self.edgec_s is None or self.best_s < self.edgec_s)
+    wins: bool = False          # whether compile uses the tuned kernel (``verify.record_wins``)
 
 
 def tuning_target(spec: Any) -> tvm.target.Target:
@@ -131,10 +135,14 @@ def tune_graph(graph: Graph, db_dir: str | Path, spec: Any, trials: int, cost_mo
     remaining = {workload_key(t.workload): _remaining(db, t, trials) for t in tasks}
     report = progress or (lambda *_: None)
     report(sum(remaining.values()), "")
+    params = cpu_params(target)
     results = []
     for i, task in enumerate(tasks):
         key = workload_key(task.workload)
-        new = 0
+        new = measure_variants(tuner, db, task.workload, params, trials, remaining[key])
+        if new:
+            report(new, task.name)
+            remaining[key] = max(remaining[key] - new, 0)
         if remaining[key]:
             measured = [0]
 
@@ -144,12 +152,12 @@ def tune_graph(graph: Graph, db_dir: str | Path, spec: Any, trials: int, cost_mo
 
             tuner.tune(tune_context(task.workload, target, task.name, seed + i), db.db, str(db.path),
                        remaining[key], on_batch)
-            new = measured[0]
-            report(max(remaining[key] - new, 0), task.name)  # the search space ran out early
-            entry = db.task_log(task.workload)
-            entry["trials"] = max(trials, entry.get("trials", 0))
-            db.save_log()
-        results.append(_result(db, task, new))
+            new += measured[0]
+            report(max(remaining[key] - measured[0], 0), task.name)  # the search space ran out early
+        entry = db.task_log(task.workload)
+        entry["trials"] = max(trials, entry.get("trials", 0))
+        db.save_log()
+        results.append(_result(db, task, new, verify(db, task.workload, task.func, params, target)))
     return results
 
 
@@ -160,7 +168,11 @@ def _remaining(db: TuningDatabase, task: _Task, trials: int) -> int:
     return max(trials - len(db.records(task.workload)), 0)
 
 
-def _result(db: TuningDatabase, task: _Task, new: int) -> KernelResult:
+def _result(db: TuningDatabase, task: _Task, new: int, verdict: dict | None) -> KernelResult:
+    """The kernel's line of the summary: the times of ``verify`` where it ran, else as tuned."""
     best = db.best(task.workload)
-    return KernelResult(task.name, task.family, task.calls, len(db.records(task.workload)), new,
-                        db.baseline(task.workload), mean_seconds(best) if best is not None else None)
+    edgec_s, best_s = db.baseline(task.workload), mean_seconds(best) if best is not None else None
+    if verdict:
+        edgec_s, best_s = verdict["edgec_s"], verdict["tuned_s"]
+    return KernelResult(task.name, task.family, task.calls, len(db.records(task.workload)), new, edgec_s, best_s,
+                        wins=best is not None and record_wins(db, task.workload, best))

@@ -1,10 +1,10 @@
 """The compile side of tuning: a pass that gives fused kernels their best tuned schedule.
 
 It runs between fusion and edgec's schedule pass (``schedules.pipeline.kernel_passes``): a
-function whose workload has a record that beat edgec's own schedule when tuned gets the
-record's schedule (and ``tirx.is_scheduled``, so the schedule pass leaves it alone); every
-other function falls through to edgec's schedules. A database measured on another target
-matches nothing.
+function whose workload has a record that beat edgec's own schedule (``verify.record_wins``)
+gets the record's schedule (and ``tirx.is_scheduled``, so the schedule pass leaves it alone);
+every other function falls through to edgec's schedules. A database measured on another
+target matches nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import tvm
 from tvm import s_tir
 
 from ..schedules import FAMILY, SCHEDULED
-from .database import TuningDatabase, mean_seconds, normalize, target_key
+from .database import TuningDatabase, normalize, target_key
+from .verify import record_wins, searched
 
 TUNED = "tuned"  # the ``edgec.schedule`` family of functions scheduled from the database
+USE_TEXT = {"none": "none of them (the model ran faster without)",
+            "variants": "only edgec's own variants (faster in the model than with MetaSchedule's kernels)"}
 
 
 @dataclass
@@ -28,8 +31,10 @@ class ApplyReport:
     kernels: int = 0        # fused kernels in the model
     matched: int = 0        # ... that have a working record in the database
     tuned: int = 0          # ... that use it (the rest use edgec's schedules)
+    searched: int = 0       # ... of which MetaSchedule's search made (the others are edgec's variants)
     slower: int = 0         # matched, but the record was slower than edgec's schedule
     other_target: str | None = None  # the database's target when it is not this build's
+    use: str = "all"        # which winners the database's whole-model check allows (``model_check.py``)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,6 +44,8 @@ class ApplyReport:
                 f"({self.matched} matched")
         if self.slower:
             text += f", {self.slower} kept edgec's faster schedule"
+        if self.use != "all":
+            text += f"; the whole-model check allows {USE_TEXT[self.use]}"
         if self.other_target:
             text += f"; the database was tuned for '{self.other_target}', not this target"
         return text + ")"
@@ -56,6 +63,7 @@ def apply_database(db: TuningDatabase, report: ApplyReport, mod: tvm.IRModule,
     """``mod`` with every kernel that has a winning record scheduled from it; fills ``report``."""
     if db.target and db.target != target_key(target):
         report.other_target = db.target
+    report.use = (db.log.get("model") or {}).get("use", "all")
     updates = {}
     for gv, func in mod.functions.items():
         if not isinstance(func, tvm.tirx.PrimFunc) or (func.attrs and func.attrs.get(SCHEDULED, False)):
@@ -66,13 +74,15 @@ def apply_database(db: TuningDatabase, report: ApplyReport, mod: tvm.IRModule,
         if record is None:
             continue
         report.matched += 1
-        baseline = db.baseline(workload)
         if report.other_target:
             continue
-        if baseline is not None and mean_seconds(record) >= baseline:
+        if not record_wins(db, workload, record):
             report.slower += 1
             continue
+        if report.use == "none" or (report.use == "variants" and searched(record)):
+            continue
         updates[gv] = _tuned_function(func, workload, record)
+        report.searched += searched(record)
     for gv, func in updates.items():
         mod[gv] = func
     report.tuned = len(updates)

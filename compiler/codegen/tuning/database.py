@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,35 @@ class TuningDatabase:
             return None
         top = self.db.get_top_k(self.db.commit_workload(mod), 1)
         return top[0] if top and mean_seconds(top[0]) < FAILED_SECONDS else None
+
+    def keep_best(self) -> int:
+        """Drop every record but each workload's best (what compile uses; the log keeps the trial
+        counts, so a re-run does not search again). Returns the records dropped."""
+        best: dict[str, ms.database.TuningRecord] = {}
+        records = list(self.db.get_all_tuning_records())
+        for record in records:
+            key = workload_key(record.workload.mod)
+            if mean_seconds(record) < FAILED_SECONDS and (key not in best or
+                                                          mean_seconds(record) < mean_seconds(best[key])):
+                best[key] = record
+        staging = self.path / ".keep_best"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        kept = ms.database.JSONDatabase(work_dir=str(staging), allow_missing=True)
+        for record in best.values():
+            workload = kept.commit_workload(record.workload.mod)
+            kept.commit_tuning_record(ms.database.TuningRecord(record.trace, workload, record.run_secs,
+                                                               record.target, record.args_info))
+        # the old files stay as *.old until both new ones are in place: an interruption loses nothing
+        for name in (WORKLOADS, RECORDS):
+            os.replace(self.path / name, self.path / f"{name}.old")
+        for name in (WORKLOADS, RECORDS):
+            os.replace(staging / name, self.path / name)
+        for name in (WORKLOADS, RECORDS):
+            (self.path / f"{name}.old").unlink()
+        staging.rmdir()
+        self.db = ms.database.JSONDatabase(work_dir=str(self.path), allow_missing=False)
+        return len(records) - len(best)
 
     def baseline(self, mod: tvm.IRModule) -> float | None:
         """Seconds edgec's own schedule of the workload took when it was tuned (None if unknown)."""

@@ -34,16 +34,22 @@ COST_MODELS = ("xgb", "random")
 BATCH = 32  # candidates per search iteration: each costs a full evolutionary search (~10-40 s here)
 
 
-def build_artifact(mod: tvm.IRModule, target: tvm.target.Target) -> str:
-    """Build one candidate and export it for the runner (runs in a builder worker)."""
+def build_candidate(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
+    """One scheduled kernel built as edgec builds it (its TIR pipeline: time what will run)."""
     from tvm.driver import build as tvm_build
-    from tvm.s_tir.meta_schedule.builder.local_builder import default_export
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
-    from ..stack_scratch import CPU_PIPELINE  # the TIR pipeline edgec builds with: time what will run
+    from ..stack_scratch import CPU_PIPELINE
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return default_export(tvm_build(mod, target=target, pipeline=CPU_PIPELINE))
+    return tvm_build(mod, target=target, pipeline=CPU_PIPELINE)
+
+
+def build_artifact(mod: tvm.IRModule, target: tvm.target.Target) -> str:
+    """Build one candidate and export it for the runner (runs in a builder worker)."""
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_export
+
+    return default_export(build_candidate(mod, target))
 
 
 @derived_object

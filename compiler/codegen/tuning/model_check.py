@@ -1,0 +1,88 @@
+"""The last step of a tuning run: the whole model built with and without the database, timed.
+
+Kernels are tuned one at a time, in isolation. In the model they share the caches with their
+neighbours, and a database whose winners include a kernel from MetaSchedule's search makes
+compile pick the VM executor (those kernels need LLVM's alias analysis, which the direct build
+turns off; ``build.compile_graph``), which costs every model some time per kernel call. So the
+model is built the ways compile could build it:
+
+- ``none``: edgec's schedules only (the untuned build);
+- ``all``: every record that won its kernel (``verify.record_wins``);
+- ``variants``: only the winners that are edgec's own variants (no MetaSchedule kernel: the direct
+  executor), where that differs from ``all``;
+
+and the builds are timed in alternating rounds on the same inputs. The database's log keeps the
+medians and the fastest choice under ``model``; ``apply.py`` uses the records that choice allows.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ...ir.graph import Graph
+from .database import TuningDatabase
+
+USES = ("none", "all", "variants")
+ROUNDS = 7
+ROUND_S = 0.2      # each build runs for at least this long per round
+MARGIN = 0.02      # a tuned build must be this much faster than the one before it in USES
+
+
+def _median_ms(models: dict[str, Any], feeds: dict[str, Any]) -> dict[str, float]:
+    """Median milliseconds per run of each loaded model, timed in alternation."""
+    runs = {}
+    for use, model in models.items():
+        model.run(feeds)  # warm up
+        start = time.perf_counter()
+        model.run(feeds)
+        runs[use] = max(1, int(ROUND_S / max(time.perf_counter() - start, 1e-6)))
+    times: dict[str, list[float]] = {use: [] for use in models}
+    for _ in range(ROUNDS):
+        for use, model in models.items():
+            start = time.perf_counter()
+            for _ in range(runs[use]):
+                model.run(feeds)
+            times[use].append((time.perf_counter() - start) * 1e3 / runs[use])
+    return {use: statistics.median(t) for use, t in times.items()}
+
+
+def check_model(graph: Graph, db_dir: str | Path, spec: Any) -> dict[str, Any]:
+    """Build and time the model per ``USES``; record and return the log's ``model`` entry."""
+    import runtime
+
+    from ..build import compile_graph
+
+    db = TuningDatabase(db_dir, create=False)
+    before = db.log.get("model")
+    models, executors, tuned = {}, {}, {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgec-tune-check-") as tmp:
+            for use in USES:
+                db.log["model"] = {"use": use}  # what the apply pass reads while this build compiles
+                db.save_log()
+                result = compile_graph(graph, Path(tmp) / use, spec, tuning_db=None if use == "none" else db_dir)
+                report = result.manifest["tuning"] or {}
+                if use != "none" and not report.get("tuned"):
+                    continue  # nothing won: the same build as "none"
+                if use == "variants" and report.get("tuned") == tuned.get("all"):
+                    continue  # no MetaSchedule kernel among the winners: the same build as "all"
+                tuned[use] = report.get("tuned", 0)
+                models[use] = runtime.load(result.path)
+                executors[use] = result.manifest["executor"]["kind"]
+            times = _median_ms(models, models["none"].random_inputs(seed=0))
+    except BaseException:
+        db.log["model"] = before  # an interrupted check leaves the choice as it was
+        db.save_log()
+        raise
+    best = "none"
+    for use in USES[1:]:
+        if use in times and times[use] < times[best] * (1 - MARGIN):
+            best = use
+    entry = {"use": best, "ms": times, "executor": executors, "tuned_kernels": tuned}
+    db.log["model"] = entry
+    db.save_log()
+    return entry
