@@ -44,10 +44,11 @@ BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
 
-# Below these the transforms (O(tiles x channels)) or streaming the transformed filters (16/9 the
-# size of the conv's) cost more than the products save. Measured, 1 thread, AVX-512, 3x3 conv +
-# ReLU, Winograd vs direct: 16->64 channels at 55x55 0.27 vs 0.35 ms, 256->256 at 14x14 0.63 vs
-# 1.17 ms, 512->512 at 7x7 (16 tiles, 16 MB of filters) 1.11 vs 1.13 ms.
+# Conservative floors: the transforms cost O(tiles x channels) and the transformed filters are
+# 16/9 the conv's, so few channels or few tiles leave little to save. ``python -m bench.winograd``
+# times both kernels per layer: at 1 thread, 16->64 channels at 55x55 took 0.85 of the direct conv,
+# 128->128 at 28x28 0.56; 512->512 at 7x7 (16 tiles, 16 MB of filters) 0.90, in another run 0.98,
+# which is why layers of fewer than 32 tiles stay direct until measured more.
 MIN_CHANNELS = 16
 MIN_TILES = 32
 

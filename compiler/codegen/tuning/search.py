@@ -36,13 +36,12 @@ BATCH = 32  # candidates per search iteration: each costs a full evolutionary se
 
 def build_candidate(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
     """One scheduled kernel built as edgec builds it (its TIR pipeline: time what will run)."""
-    from tvm.driver import build as tvm_build
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
     from ..stack_scratch import CPU_PIPELINE
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(mod, target=target, pipeline=CPU_PIPELINE)
+    return tvm.tirx.build(mod, target=target, pipeline=CPU_PIPELINE)
 
 
 def build_artifact(mod: tvm.IRModule, target: tvm.target.Target) -> str:
