@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import tvm
-from tvm import s_tir
 
 from ..schedules import FAMILY, SCHEDULED
 from .database import TuningDatabase, normalize, target_key
-from .verify import record_wins, searched
+from .verify import applied, record_wins, searched
 
 TUNED = "tuned"  # the ``edgec.schedule`` family of functions scheduled from the database
 USE_TEXT = {"none": "none of them (the model ran faster without)",
@@ -52,10 +51,8 @@ class ApplyReport:
 
 
 def _tuned_function(func: tvm.tirx.PrimFunc, workload: tvm.IRModule, record) -> tvm.tirx.PrimFunc:
-    sch = s_tir.Schedule(workload)
-    record.trace.apply_to_schedule(sch, remove_postproc=False)
     attrs = dict(func.attrs.items()) if func.attrs else {}
-    return sch.mod["main"].with_attrs({**attrs, SCHEDULED: True, FAMILY: TUNED})
+    return applied(workload, record)["main"].with_attrs({**attrs, SCHEDULED: True, FAMILY: TUNED})
 
 
 def apply_database(db: TuningDatabase, report: ApplyReport, mod: tvm.IRModule,

@@ -108,13 +108,9 @@ class TuningDatabase:
     def keep_best(self) -> int:
         """Drop every record but each workload's best (what compile uses; the log keeps the trial
         counts, so a re-run does not search again). Returns the records dropped."""
-        best: dict[str, ms.database.TuningRecord] = {}
         records = list(self.db.get_all_tuning_records())
-        for record in records:
-            key = workload_key(record.workload.mod)
-            if mean_seconds(record) < FAILED_SECONDS and (key not in best or
-                                                          mean_seconds(record) < mean_seconds(best[key])):
-                best[key] = record
+        workloads = {workload_key(r.workload.mod): r.workload.mod for r in records}
+        best = {key: record for key, mod in workloads.items() if (record := self.best(mod)) is not None}
         staging = self.path / ".keep_best"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()

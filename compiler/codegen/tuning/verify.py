@@ -37,6 +37,7 @@ def record_key(record: ms.database.TuningRecord) -> str:
 
 
 def applied(workload: tvm.IRModule, record: ms.database.TuningRecord) -> tvm.IRModule:
+    """``workload`` scheduled by ``record``'s trace (as compile applies it)."""
     sch = s_tir.Schedule(workload)
     record.trace.apply_to_schedule(sch, remove_postproc=False)
     return sch.mod
