@@ -36,6 +36,7 @@ import onnx
 
 from bench import tuned
 from bench.common import emit, machine, markdown_table, ms
+from runtime.host import interleaved_runs
 from bench.latency_int8 import INT8, INT8_MARKERS, INT8_WHAT, prepare_int8, summarize_int8, table_int8
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,25 +92,9 @@ def percentile(times: list[float], q: float) -> float:
 
 
 def time_rounds(runners: dict[str, callable], repeat: int, rounds: int = 5, warmup: int = 3) -> dict[str, list]:
-    """Per-run latencies (ms), the runners alternating in ``rounds`` blocks of runs. A block lasts
-    at least ``MIN_BLOCK_S`` (more runs than ``repeat`` for models of microseconds, whose first runs
-    after a pause are slower and whose timer resolution is coarse)."""
-    per_round = max(1, math.ceil(repeat / rounds))
-    for run in runners.values():
-        time.sleep(PAUSE_S)
-        for _ in range(warmup):
-            start = time.perf_counter()
-            run()
-        per_round = max(per_round, math.ceil(MIN_BLOCK_S / max(time.perf_counter() - start, 1e-7)))
-    times: dict[str, list] = {label: [] for label in runners}
-    for _ in range(rounds):
-        for label, run in runners.items():
-            time.sleep(PAUSE_S)  # let the other runtime's worker threads stop spinning
-            for _ in range(per_round):
-                start = time.perf_counter()
-                run()
-                times[label].append((time.perf_counter() - start) * 1e3)
-    return times
+    """Per-run latencies (ms), the runners alternating in ``rounds`` blocks of at least ``repeat /
+    rounds`` runs and ``MIN_BLOCK_S`` seconds, with a pause before each (``interleaved_runs``)."""
+    return interleaved_runs(runners, rounds, max(1, math.ceil(repeat / rounds)), MIN_BLOCK_S, warmup, PAUSE_S)
 
 
 def measure(name: str, artifact: Path, threads: int, repeat: int) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import statistics
 import threading
@@ -69,15 +70,17 @@ class FeedChecks:
 
     def random_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
-        out = {}
-        for spec in self.inputs:
-            if spec.dtype.startswith("float"):
-                out[spec.name] = rng.standard_normal(spec.shape).astype(spec.dtype)
-            else:
-                info = np.iinfo(spec.dtype) if spec.dtype != "bool" else None
-                out[spec.name] = (rng.integers(0, 2, spec.shape).astype(bool) if info is None
-                                  else rng.integers(max(info.min, -128), min(info.max, 127) + 1, spec.shape).astype(spec.dtype))
-        return out
+        return {spec.name: random_array(rng, spec.shape, spec.dtype) for spec in self.inputs}
+
+
+def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Standard normal floats; integers in [-128, 127] clipped to the dtype; booleans."""
+    if dtype.startswith("float"):
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype == "bool":
+        return rng.integers(0, 2, shape).astype(bool)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -128), min(info.max, 127) + 1, shape).astype(dtype)
 
 
 class Model(FeedChecks):
@@ -110,9 +113,9 @@ class Model(FeedChecks):
             staged_outputs = [_aligned(spec) for spec in self.outputs]  # edgec_main writes the results here
             outputs = [self._shared(b) for b in staged_outputs]
             self._bind(DirectCall(tvm, self._lib, self.path, self.manifest, self.device, outputs), staged)
-            # one run = copy in, one call of edgec_main on the staged buffers, copy out
-            self._direct = ([*self._staged_tensors, *self._main.bound],
-                            [(spec.name, b) for spec, b in zip(self.outputs, staged_outputs)])
+            if staged:
+                self._direct = DirectRun(self.inputs, self._staged, self._main.entry,
+                                         [*self._staged_tensors, *self._main.bound], self.outputs, staged_outputs)
         else:
             self._vm = VirtualMachine(self._lib, self.device)
             self._bind(self._vm["main"], staged)
@@ -149,13 +152,11 @@ class Model(FeedChecks):
         return {spec.name: np.from_dlpack(results[i]).copy() for i, spec in enumerate(self.outputs)}
 
     def run(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        if self._direct is not None:
+            with self._lock:  # the staged buffers are shared by every call
+                return self._direct(feeds, self.check)
         arrays = self.check(feeds)
-        with self._lock:  # the staged input buffers are shared by every call
-            if self._direct is not None:  # the fast path for small models: about 1 us around the kernels
-                args, outputs = self._direct
-                self._device_inputs(arrays)  # into the staged buffers that args share
-                self._main.entry(*args)
-                return {name: buffer.copy() for name, buffer in outputs}
+        with self._lock:
             return self._outputs(self._invoke(self._device_inputs(arrays)))
 
     def benchmark(self, feeds: Mapping[str, Any], repeat: int = 50, warmup: int = 5) -> list[float]:
@@ -195,6 +196,40 @@ class DirectCall:
     def __call__(self, *inputs) -> list:
         self.entry(*inputs, *self.bound)
         return self.outputs
+
+
+class DirectRun:
+    """One run of a direct artifact on this machine's CPU, in as little Python as possible (a small
+    model's kernels take 2-6 us; this costs about 1 us): the inputs are checked and copied into the
+    staged buffers in one pass, ``edgec_main`` runs on them, the outputs are copied out."""
+
+    def __init__(self, inputs: list[TensorSpec], staged: list[np.ndarray], entry: Callable, args: list,
+                 outputs: list[TensorSpec], staged_outputs: list[np.ndarray]) -> None:
+        self.inputs = [(spec.name, spec.shape, np.dtype(spec.dtype), buffer) for spec, buffer in zip(inputs, staged)]
+        self.entry, self.args = entry, args
+        self.outputs = [(spec.name, buffer) for spec, buffer in zip(outputs, staged_outputs)]
+        self.only = self.outputs[0] if len(self.outputs) == 1 else None  # a third faster than the comprehension
+
+    def __call__(self, feeds: Mapping[str, Any], check: Callable) -> dict[str, np.ndarray]:
+        """``check`` (``FeedChecks.check``) handles everything but numpy arrays of the exact
+        dtype and shape under exactly the input names: it converts, or raises the error."""
+        if len(feeds) == len(self.inputs):
+            for name, shape, dtype, buffer in self.inputs:
+                array = feeds.get(name)
+                if type(array) is not np.ndarray or array.dtype is not dtype or array.shape != shape:
+                    break
+                buffer[...] = array
+            else:
+                return self._call()
+        for (*_, buffer), array in zip(self.inputs, check(feeds)):
+            buffer[...] = array
+        return self._call()
+
+    def _call(self) -> dict[str, np.ndarray]:
+        self.entry(*self.args)
+        if self.only is not None:
+            return {self.only[0]: self.only[1].copy()}
+        return {name: buffer.copy() for name, buffer in self.outputs}
 
 
 def read_params(path: Path, info: Mapping[str, Any]) -> np.ndarray:
@@ -248,6 +283,31 @@ def timed_runs(run: Callable[[], Any], repeat: int, warmup: int) -> list[float]:
         start = time.perf_counter()
         run()
         times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def interleaved_runs(runners: Mapping[str, Callable[[], Any]], rounds: int, per_round: int = 1,
+                     min_block_s: float = 0.0, warmup: int = 3, pause_s: float = 0.0) -> dict[str, list[float]]:
+    """Milliseconds of each timed run of each runner. The runners take turns, in ``rounds``
+    blocks of at least ``per_round`` runs and ``min_block_s`` seconds each (a model of microseconds
+    runs slower just after a pause, and the timer is coarse), so that load from elsewhere on a
+    shared machine hits all of them alike. ``pause_s`` before each block lets the last runner's
+    pool threads stop spinning (onnxruntime's and TVM's both spin-wait after a run)."""
+    block = per_round
+    for run in runners.values():
+        time.sleep(pause_s)
+        for _ in range(warmup):
+            start = time.perf_counter()
+            run()
+        block = max(block, math.ceil(min_block_s / max(time.perf_counter() - start, 1e-7)))
+    times: dict[str, list[float]] = {label: [] for label in runners}
+    for _ in range(rounds):
+        for label, run in runners.items():
+            time.sleep(pause_s)
+            for _ in range(block):
+                start = time.perf_counter()
+                run()
+                times[label].append((time.perf_counter() - start) * 1e3)
     return times
 
 

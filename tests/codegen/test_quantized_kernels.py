@@ -117,6 +117,24 @@ def test_qavg_pool_and_int8_max_pool_random(seed):
     assert_bit_exact(b.build(), {"x": qrand(rng, (2, 3, 7, 6))})
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_global_qavg_pool_rounds_ties_away_from_zero(dtype):
+    """A global average pool divides every window by one count (a constant in int32): sums of
+    exactly half the count round away from zero, as in the reference."""
+    zp = 3 if dtype == "int8" else 130
+    lo, hi = (-128, 127) if dtype == "int8" else (0, 255)
+    x = qrand(np.random.default_rng(9), (2, 20, 4, 4), dtype)
+    x[:, :4] = zp
+    x[0, 0, 0], x[0, 1, 0] = zp + 2, zp - 2    # sums +8 and -8 over 16 values: +0.5 -> 1, -0.5 -> -1
+    x[0, 2], x[0, 3] = hi, lo                  # the largest sums either way
+    b = GraphBuilder()
+    xi = b.input("x", x.shape, dtype)
+    b.output(b.op("qavg_pool", [xi], {"kernel_shape": (4, 4), "strides": (1, 1), "pads": (0, 0, 0, 0),
+                                      "ceil_mode": 0, "count_include_pad": False, "out_scale": 0.1, "out_zp": zp,
+                                      "out_dtype": dtype}))
+    assert_bit_exact(b.build(), {"x": x})
+
+
 def test_quantize_dequantize_lut():
     rng = np.random.default_rng(7)
     b = GraphBuilder()

@@ -47,17 +47,18 @@ def build_both(graph, tmp_path) -> tuple:
 
 
 def two_outputs_model() -> onnx.ModelProto:
-    """Two outputs, one of them also read by a later node; a Flatten (a reshape kernel) between."""
+    """Two inputs; two outputs, one of them also read by a later node; a Flatten (a reshape kernel) between."""
     rng = np.random.default_rng(0)
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["relu"]),
              helper.make_node("Flatten", ["relu"], ["flat"]),
-             helper.make_node("Gemm", ["flat", "fc"], ["logits"], transB=1),
+             helper.make_node("Gemm", ["flat", "fc"], ["g"], transB=1),
+             helper.make_node("Add", ["g", "s"], ["logits"]),
              helper.make_node("Sigmoid", ["logits"], ["prob"])]
     inits = {"w": rng.standard_normal((5, 3, 3, 3)).astype(np.float32) * 0.3,
              "b": rng.standard_normal(5).astype(np.float32),
              "fc": rng.standard_normal((7, 5 * 6 * 6)).astype(np.float32) * 0.1}
-    return make_model(nodes, {"x": (2, 3, 6, 6)}, ["relu", "prob"], inits)
+    return make_model(nodes, {"x": (2, 3, 6, 6), "s": (2, 7)}, ["relu", "prob"], inits)
 
 
 @pytest.mark.parametrize("which", ["tiny_cnn", "digits", "two_outputs"])

@@ -46,6 +46,11 @@ def test_results_are_independent_copies(model, session):
     np.testing.assert_allclose(model.run(second_feeds)[model.outputs[0].name], second[model.outputs[0].name])
 
 
+def test_model_runs_directly(model):
+    """The tests here then cover the direct executor's one-pass input check and copy."""
+    assert model.manifest["executor"]["kind"] == "direct"
+
+
 def test_non_contiguous_input(model, session):
     feeds = model.random_inputs(seed=3)
     name = model.inputs[0].name
@@ -78,6 +83,9 @@ def test_threads_share_a_model(model, session):
     (lambda f: f.update(z=np.zeros(1, np.float32)), r"^unknown input\(s\) \['z'\]; the model takes"),
     (lambda f: f.update({k: v.astype(np.float64) for k, v in f.items()}), r"^input '\w+' has dtype float64, the model expects float32$"),
     (lambda f: f.update({k: v[..., :-1] for k, v in f.items()}), r"^input '\w+' has shape \[.*\], the model expects \[.*\]$"),
+    (lambda f: f.update(z=f.pop(next(iter(f)))), r"^missing input\(s\) \['\w+'\]; the model takes"),  # as many names
+    (lambda f: f.update({k: v.astype(">f4") for k, v in f.items()}), r"^input '\w+' has dtype >f4, the model expects float32$"),
+    (lambda f: f.update({k: [v] for k, v in f.items()}), r"^input '\w+' has shape \[1, .*\], the model expects \["),
 ])
 def test_bad_inputs_name_the_tensor(model, change, message):
     from compiler.errors import InputError

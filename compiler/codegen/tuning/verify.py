@@ -44,17 +44,11 @@ def applied(workload: tvm.IRModule, record: ms.database.TuningRecord) -> tvm.IRM
 
 
 def _arguments(workload: tvm.IRModule, device) -> list:
+    from runtime.host import random_array
+
     rng = np.random.default_rng(0)
-    out = []
-    for info in ms.arg_info.ArgInfo.from_prim_func(workload["main"]):
-        shape, dtype = [int(d) for d in info.shape], str(info.dtype)
-        if "float" in dtype:
-            value = rng.uniform(-1, 1, shape).astype(dtype)
-        else:
-            limits = np.iinfo(dtype)
-            value = rng.integers(max(limits.min, -100), min(limits.max, 100) + 1, shape).astype(dtype)
-        out.append(tvm.runtime.tensor(value, device))
-    return out
+    return [tvm.runtime.tensor(random_array(rng, tuple(int(d) for d in info.shape), str(info.dtype)), device)
+            for info in ms.arg_info.ArgInfo.from_prim_func(workload["main"])]
 
 
 def interleaved_seconds(mods: list[tvm.IRModule], target: tvm.target.Target) -> list[float]:
