@@ -138,7 +138,7 @@ def qconv(ctx, node, args, attrs):
     if any(pads):
         width = [0, 0, 0, 0] + [p for i in range(nd) for p in (pads[i], pads[nd + i])]
         data = ctx.emit(R.nn.pad(data, width, pad_value=float(attrs["x_zp"])))
-    if x.dtype != "int8":  # int8 x int8 -> int32 is what the kernels take; widen anything else
+    if x.dtype not in ("int8", "uint8"):  # what the kernels take (u/int8 x int8 -> int32); widen anything else
         data = ctx.emit(R.astype(data, "int32"))
         weight = R.astype(args[1], "int32")
     else:
@@ -155,8 +155,9 @@ def qconv(ctx, node, args, attrs):
 def qdense(ctx, node, args, attrs):
     x = ctx.type(node.inputs[0])
     w = ctx.constant(node.inputs[1])
-    weight_t = const(np.ascontiguousarray(w.T), "int8") if x.dtype == "int8" else const(w.T, "int32")
-    data = args[0] if x.dtype == "int8" else ctx.emit(R.astype(args[0], "int32"))
+    narrow = x.dtype in ("int8", "uint8")
+    weight_t = const(np.ascontiguousarray(w.T), "int8") if narrow else const(w.T, "int32")
+    data = args[0] if narrow else ctx.emit(R.astype(args[0], "int32"))
     acc = ctx.emit(R.matmul(data, weight_t, out_dtype="int32"))
     offset = _bias_minus_correction(ctx, node, attrs["x_zp"])
     mult, shift = channel_params(ctx, node, x.rank, x.rank - 1)

@@ -1,10 +1,16 @@
 """The CPU's integer dot-product instruction, as a TVM tensor intrinsic, if the target has one.
 
-x86 AVX-512 VNNI: ``vpdpbusd`` (16 int32 lanes += 4 uint8 x int8 products each), registered by
-TVM as ``dot_16x4_vnni`` (re-registered here with int64 indices); it is exact (no int16 saturation, unlike the AVX-512BW
-``pmaddubsw`` sequence, which edgec therefore does not use). Targets without it (AVX2, AVX-VNNI
-only, ARM; TVM 0.27 has no ARM ``sdot`` intrinsic in this 16x4 shape) use the vectorized int32
-fallback of the same kernel.
+Every intrinsic here has the int8 kernels' one shape (``qkernels``): 16 int32 lanes, each += the
+dot product of the same 4 data bytes with its own 4 weight bytes.
+
+- x86 AVX-512 VNNI: one 512-bit ``vpdpbusd`` (uint8 data x int8 weights), TVM's ``dot_16x4_vnni``
+  re-registered with int64 indices. It is exact (no int16 saturation, unlike the AVX-512BW
+  ``pmaddubsw`` sequence, which edgec therefore does not use).
+- x86 AVX-VNNI (no AVX-512: Intel Alder Lake and later client cores): two 256-bit ``vpdpbusd``.
+- Armv8.2 dot product (``+dotprod``: Cortex-A55/A76 and later): four ``sdot``, int8 x int8, so
+  the data is signed here (``signed_data``); TVM 0.27 only has ``sdot`` in a 4x4 shape.
+
+Targets without one use the vectorized int32 fallback of the same kernel.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from tvm.target import codegen
 from .common import SCRATCH
 
 VNNI = "edgec_dot_16x4_vnni_i64"
+AVX_VNNI = "edgec_dot_16x4_avxvnni_i64"
+SDOT = "edgec_dot_16x4_sdot_i64"
 
 
 def has_feature(target: tvm.target.Target, feature: str) -> bool:
@@ -28,20 +36,34 @@ def has_feature(target: tvm.target.Target, feature: str) -> bool:
 def int8_dot_intrinsic(target: tvm.target.Target) -> str:
     """The registered tensor intrinsic name for the target's int8 dot product, or ""."""
     if has_feature(target, "avx512vnni") and has_feature(target, "avx512bw"):
-        _register()
-        return VNNI
-    return ""
+        name = VNNI
+    elif has_feature(target, "avxvnni"):
+        name = AVX_VNNI
+    elif has_feature(target, "dotprod"):
+        name = SDOT
+    else:
+        return ""
+    _register(name)
+    return name
 
 
-def _vnni_intrinsic():
-    """TVM's ``dot_16x4_vnni`` with int64 indices and the schedule's register tile (``SCRATCH``
-    scope) as accumulator: Relax's ``emit_te`` kernels index in int64, the schedule accumulates in a ``cache_write`` tile,
-    and tensorize compares buffer regions including their index dtype. The LLVM intrinsic takes
-    its operands as <64 x i8> in the LLVM TVM 0.27 is built with."""
+def signed_data(intrinsic: str) -> bool:
+    """Does ``intrinsic`` take int8 data (Arm ``sdot``), not uint8 (``vpdpbusd`` and the fallback)?"""
+    return intrinsic == SDOT
+
+
+def _intrinsic(name: str):
+    """(desc, impl) of ``name``. Indices are int64 (Relax's ``emit_te`` kernels index in int64,
+    and tensorize compares buffer regions including their index dtype); the accumulator is the
+    schedule's register tile (``SCRATCH`` scope, from ``cache_write``). Each impl is plain
+    stores, no named temporaries: TVMScript would make each a "local" buffer. The LLVM
+    intrinsics take their byte operands as i8 vectors in the LLVM TVM 0.27 is built with."""
     from tvm.script import tirx as T
 
+    data = "int8" if signed_data(name) else "uint8"
+
     @T.prim_func(s_tir=True)
-    def desc(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
+    def desc(A: T.Buffer((T.int64(4),), data, offset_factor=1),
              B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
              C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
         with T.sblock("root"):
@@ -54,13 +76,12 @@ def _vnni_intrinsic():
                         C[vi] = C[vi] + T.cast(A[vk], "int32") * T.cast(B[vi, vk], "int32")
 
     @T.prim_func(s_tir=True)
-    def impl(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
+    def vnni(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
              B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
              C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
         with T.sblock("root"):
             T.reads(C[0:16], A[0:4], B[0:16, 0:4])
             T.writes(C[0:16])
-            # one expression, no named temporaries: TVMScript would make each a "local" buffer
             C[T.ramp(T.int64(0), 1, 16)] = T.call_llvm_pure_intrin(
                 T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"),
                 C.vload([T.int64(0)], dtype="int32x16"),
@@ -68,11 +89,41 @@ def _vnni_intrinsic():
                               dtype="int8x64"),
                 B.vload([T.int64(0), T.int64(0)], dtype="int8x64"), dtype="int32x16")
 
-    return desc, impl
+    @T.prim_func(s_tir=True)
+    def avx_vnni(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
+                 B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
+                 C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
+        with T.sblock("root"):
+            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
+            T.writes(C[0:16])
+            for half in T.unroll(T.int64(2)):  # lanes 0-7, then 8-15
+                C[T.ramp(half * 8, 1, 8)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.256"),
+                    C.vload([half * 8], dtype="int32x8"),
+                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "uint8x4"), dtype="int32"), 8),
+                                  dtype="int8x32"),
+                    B.vload([half * 8, T.int64(0)], dtype="int8x32"), dtype="int32x8")
+
+    @T.prim_func(s_tir=True)
+    def sdot(A: T.Buffer((T.int64(4),), "int8", offset_factor=1),
+             B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
+             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
+        with T.sblock("root"):
+            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
+            T.writes(C[0:16])
+            for quarter in T.unroll(T.int64(4)):  # 4 lanes each
+                C[T.ramp(quarter * 4, 1, 4)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"),
+                    C.vload([quarter * 4], dtype="int32x4"),
+                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "int8x4"), dtype="int32"), 4),
+                                  dtype="int8x16"),
+                    B.vload([quarter * 4, T.int64(0)], dtype="int8x16"), dtype="int32x4")
+
+    return desc, {VNNI: vnni, AVX_VNNI: avx_vnni, SDOT: sdot}[name]
 
 
-def _register() -> None:
+def _register(name: str) -> None:
     from tvm.s_tir import TensorIntrin
 
-    if TensorIntrin.get(VNNI, allow_missing=True) is None:
-        TensorIntrin.register(VNNI, *_vnni_intrinsic())
+    if TensorIntrin.get(name, allow_missing=True) is None:
+        TensorIntrin.register(name, *_intrinsic(name))

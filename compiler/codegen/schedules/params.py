@@ -49,14 +49,14 @@ def _host_cores() -> int:
 def cpu_params(target: tvm.target.Target) -> CpuParams:
     """What the schedules need to know about a CPU target."""
     cores = int(target.attrs.get("num-cores", 0)) or _host_cores()
+    dot = int8_dot_intrinsic(target)
     if _is_aarch64(target):
-        return CpuParams(lanes=4, registers=32, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores)
+        return CpuParams(lanes=4, registers=32, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores, int8_dot=dot)
     if has_feature(target, "avx512f"):
-        return CpuParams(lanes=16, registers=32, l1_bytes=32 * 1024, l2_bytes=1024 * 1024, cores=cores,
-                         int8_dot=int8_dot_intrinsic(target))
+        return CpuParams(lanes=16, registers=32, l1_bytes=32 * 1024, l2_bytes=1024 * 1024, cores=cores, int8_dot=dot)
     if has_feature(target, "avx2") or has_feature(target, "avx"):
-        return CpuParams(lanes=8, registers=16, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores)
-    return CpuParams(lanes=4, registers=16, l1_bytes=32 * 1024, l2_bytes=256 * 1024, cores=cores)
+        return CpuParams(lanes=8, registers=16, l1_bytes=32 * 1024, l2_bytes=512 * 1024, cores=cores, int8_dot=dot)
+    return CpuParams(lanes=4, registers=16, l1_bytes=32 * 1024, l2_bytes=256 * 1024, cores=cores, int8_dot=dot)
 
 
 def with_host_cpu(target: tvm.target.Target) -> tvm.target.Target:

@@ -34,9 +34,15 @@ def exact_tile_choices(width: int, vectors: int, registers: int) -> list[tuple[i
     return [t for t in tile_choices(width, vectors, registers) if width % t[0] == 0]
 
 
+def accumulator_registers(params: CpuParams) -> int:
+    """How many 16-lane int32 accumulators the tile may hold: one per AVX-512 register, one per
+    two AVX2 registers, one per four NEON registers."""
+    return max(2, params.tile_registers * params.lanes // LANES)
+
+
 def _qconv_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
     _, _, x, _, o, *_ = sch.get_loops(find(sch, QCONV))
-    return exact_tile_choices(extent(sch, x), extent(sch, o) // LANES, params.tile_registers)
+    return exact_tile_choices(extent(sch, x), extent(sch, o) // LANES, accumulator_registers(params))
 
 
 def qconv_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:

@@ -11,6 +11,8 @@ from tvm.relax import op as R
 
 from . import kernels, qkernels
 from .conv import register_tile
+from .intrinsics import signed_data
+from .qconv import accumulator_registers
 
 INTEGER = ("int8", "uint8", "int32")
 Constant = tvm.ir.expr.GenericConst
@@ -83,13 +85,14 @@ def conv2d(rw, call: relax.Call):
     if _dtype(data) == "int32" or w.dtype != np.int8:
         return None
     x, pads, value = _input(rw, data, conv_pads)
-    packed = qkernels.pack_qconv_weight(w, groups)
-    correction = relax.const(qkernels.shift_correction(w, _dtype(data)), "int32")
+    folded, signed = qkernels.folded_width(w, groups), signed_data(rw.params.int8_dot)
+    packed = qkernels.pack_qconv_weight(qkernels.fold_width(w) if folded > 1 else w, groups)
+    correction = relax.const(qkernels.shift_correction(w, _dtype(data), signed), "int32")
     # x (NHWC) and pads, not data: where _input took over a separate pad, data is the padded tensor
     width = kernels.out_size(_shape(x)[2], w.shape[3], strides[1], dilation[1], pads[1], pads[3])
-    tile = register_tile(width, packed.shape[1], rw.params.tile_registers)[0]
+    tile = register_tile(width, packed.shape[1], accumulator_registers(rw.params))[0]
     return rw.bb.emit_te(qkernels.qconv2d_nhwc, x, relax.const(packed, "int8"), correction, w.shape[0], strides,
-                         pads, dilation, value, tile, primfunc_name_hint="qconv2d"), True
+                         pads, dilation, value, tile, folded, signed, primfunc_name_hint="qconv2d"), True
 
 
 def matmul(rw, call: relax.Call):
@@ -102,7 +105,8 @@ def matmul(rw, call: relax.Call):
     if w.ndim != 2:
         return None
     oihw = w.reshape(w.shape[0], w.shape[1], 1, 1)
+    signed = signed_data(rw.params.int8_dot)
     packed = relax.const(qkernels.pack_qconv_weight(oihw, 1), "int8")
-    correction = relax.const(qkernels.shift_correction(oihw, _dtype(data)), "int32")
-    return rw.bb.emit_te(qkernels.qdense, rw.plain(data), packed, correction, w.shape[0],
+    correction = relax.const(qkernels.shift_correction(oihw, _dtype(data), signed), "int32")
+    return rw.bb.emit_te(qkernels.qdense, rw.plain(data), packed, correction, w.shape[0], signed,
                          primfunc_name_hint="qdense"), False
