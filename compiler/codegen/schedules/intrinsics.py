@@ -52,15 +52,24 @@ def signed_data(intrinsic: str) -> bool:
     return intrinsic == SDOT
 
 
+# per intrinsic: the LLVM instruction, and the int32 lanes one instruction adds into
+_INSTRUCTIONS = {VNNI: ("llvm.x86.avx512.vpdpbusd.512", 16), AVX_VNNI: ("llvm.x86.avx512.vpdpbusd.256", 8),
+                 SDOT: ("llvm.aarch64.neon.sdot.v4i32.v16i8", 4)}
+
+
 def _intrinsic(name: str):
-    """(desc, impl) of ``name``. Indices are int64 (Relax's ``emit_te`` kernels index in int64,
-    and tensorize compares buffer regions including their index dtype); the accumulator is the
-    schedule's register tile (``SCRATCH`` scope, from ``cache_write``). Each impl is plain
-    stores, no named temporaries: TVMScript would make each a "local" buffer. The LLVM
-    intrinsics take their byte operands as i8 vectors in the LLVM TVM 0.27 is built with."""
+    """(desc, impl) of ``name``: the impl is 16 // lanes instructions, each adding the 4 data bytes
+    (broadcast) times ``lanes`` rows of weights into ``lanes`` accumulators. Indices are int64
+    (Relax's ``emit_te`` kernels index in int64, and tensorize compares buffer regions including
+    their index dtype); the accumulator is the schedule's register tile (``SCRATCH`` scope, from
+    ``cache_write``). The impl is plain stores, no named temporaries: TVMScript would make each a
+    "local" buffer. The LLVM intrinsics take their byte operands as i8 vectors in the LLVM TVM
+    0.27 is built with."""
     from tvm.script import tirx as T
 
     data = "int8" if signed_data(name) else "uint8"
+    instruction, lanes = _INSTRUCTIONS[name]
+    acc, byte = f"int32x{lanes}", f"int8x{4 * lanes}"
 
     @T.prim_func(s_tir=True)
     def desc(A: T.Buffer((T.int64(4),), data, offset_factor=1),
@@ -76,50 +85,21 @@ def _intrinsic(name: str):
                         C[vi] = C[vi] + T.cast(A[vk], "int32") * T.cast(B[vi, vk], "int32")
 
     @T.prim_func(s_tir=True)
-    def vnni(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
+    def impl(A: T.Buffer((T.int64(4),), data, offset_factor=1),
              B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
              C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
         with T.sblock("root"):
             T.reads(C[0:16], A[0:4], B[0:16, 0:4])
             T.writes(C[0:16])
-            C[T.ramp(T.int64(0), 1, 16)] = T.call_llvm_pure_intrin(
-                T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"),
-                C.vload([T.int64(0)], dtype="int32x16"),
-                T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "uint8x4"), dtype="int32"), 16),
-                              dtype="int8x64"),
-                B.vload([T.int64(0), T.int64(0)], dtype="int8x64"), dtype="int32x16")
+            for part in T.unroll(T.int64(16 // lanes)):
+                C[T.ramp(part * lanes, 1, lanes)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id(instruction),
+                    C.vload([part * lanes], dtype=acc),
+                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], f"{data}x4"), dtype="int32"), lanes),
+                                  dtype=byte),
+                    B.vload([part * lanes, T.int64(0)], dtype=byte), dtype=acc)
 
-    @T.prim_func(s_tir=True)
-    def avx_vnni(A: T.Buffer((T.int64(4),), "uint8", offset_factor=1),
-                 B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
-                 C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
-        with T.sblock("root"):
-            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
-            T.writes(C[0:16])
-            for half in T.unroll(T.int64(2)):  # lanes 0-7, then 8-15
-                C[T.ramp(half * 8, 1, 8)] = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.256"),
-                    C.vload([half * 8], dtype="int32x8"),
-                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "uint8x4"), dtype="int32"), 8),
-                                  dtype="int8x32"),
-                    B.vload([half * 8, T.int64(0)], dtype="int8x32"), dtype="int32x8")
-
-    @T.prim_func(s_tir=True)
-    def sdot(A: T.Buffer((T.int64(4),), "int8", offset_factor=1),
-             B: T.Buffer((T.int64(16), T.int64(4)), "int8", offset_factor=1),
-             C: T.Buffer((T.int64(16),), "int32", offset_factor=1, scope=SCRATCH)) -> None:
-        with T.sblock("root"):
-            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
-            T.writes(C[0:16])
-            for quarter in T.unroll(T.int64(4)):  # 4 lanes each
-                C[T.ramp(quarter * 4, 1, 4)] = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"),
-                    C.vload([quarter * 4], dtype="int32x4"),
-                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([T.int64(0)], "int8x4"), dtype="int32"), 4),
-                                  dtype="int8x16"),
-                    B.vload([quarter * 4, T.int64(0)], dtype="int8x16"), dtype="int32x4")
-
-    return desc, {VNNI: vnni, AVX_VNNI: avx_vnni, SDOT: sdot}[name]
+    return desc, impl
 
 
 def _register(name: str) -> None:
