@@ -36,8 +36,8 @@ import onnx
 
 from bench import tuned
 from bench.common import emit, machine, markdown_table, ms
-from runtime.host import interleaved_runs
 from bench.latency_int8 import INT8, INT8_MARKERS, INT8_WHAT, prepare_int8, summarize_int8, table_int8
+from runtime.host import interleaved_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ["squeezenet", "shufflenet", "resnet50", "inception_v1", "densenet121"]

@@ -115,7 +115,8 @@ class Model(FeedChecks):
             self._bind(DirectCall(tvm, self._lib, self.path, self.manifest, self.device, outputs), staged)
             if staged:
                 self._direct = DirectRun(self.inputs, self._staged, self._main.entry,
-                                         [*self._staged_tensors, *self._main.bound], self.outputs, staged_outputs)
+                                         [*self._staged_tensors, *self._main.bound], self.outputs, staged_outputs,
+                                         self.check)
         else:
             self._vm = VirtualMachine(self._lib, self.device)
             self._bind(self._vm["main"], staged)
@@ -154,7 +155,7 @@ class Model(FeedChecks):
     def run(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if self._direct is not None:
             with self._lock:  # the staged buffers are shared by every call
-                return self._direct(feeds, self.check)
+                return self._direct(feeds)
         arrays = self.check(feeds)
         with self._lock:
             return self._outputs(self._invoke(self._device_inputs(arrays)))
@@ -204,14 +205,14 @@ class DirectRun:
     staged buffers in one pass, ``edgec_main`` runs on them, the outputs are copied out."""
 
     def __init__(self, inputs: list[TensorSpec], staged: list[np.ndarray], entry: Callable, args: list,
-                 outputs: list[TensorSpec], staged_outputs: list[np.ndarray]) -> None:
+                 outputs: list[TensorSpec], staged_outputs: list[np.ndarray], check: Callable) -> None:
         self.inputs = [(spec.name, spec.shape, np.dtype(spec.dtype), buffer) for spec, buffer in zip(inputs, staged)]
-        self.entry, self.args = entry, args
+        self.entry, self.args, self.check = entry, args, check
         self.outputs = [(spec.name, buffer) for spec, buffer in zip(outputs, staged_outputs)]
         self.only = self.outputs[0] if len(self.outputs) == 1 else None  # a third faster than the comprehension
 
-    def __call__(self, feeds: Mapping[str, Any], check: Callable) -> dict[str, np.ndarray]:
-        """``check`` (``FeedChecks.check``) handles everything but numpy arrays of the exact
+    def __call__(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """``self.check`` (``FeedChecks.check``) handles everything but numpy arrays of the exact
         dtype and shape under exactly the input names: it converts, or raises the error."""
         if len(feeds) == len(self.inputs):
             for name, shape, dtype, buffer in self.inputs:
@@ -221,7 +222,7 @@ class DirectRun:
                 buffer[...] = array
             else:
                 return self._call()
-        for (*_, buffer), array in zip(self.inputs, check(feeds)):
+        for (*_, buffer), array in zip(self.inputs, self.check(feeds)):
             buffer[...] = array
         return self._call()
 

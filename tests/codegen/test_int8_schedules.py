@@ -58,14 +58,14 @@ class Int8Graph:
         return self.b.input(name, shape, dtype)
 
     def qconv(self, x: str, cin: int, cout: int, groups: int = 1, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1),
-              x_zp: int | None = None, fused: bool = False, dtype: str = "int8") -> str:
+              x_zp: int | None = None, fused: bool = False, dtype: str = "int8", dilation=(1, 1)) -> str:
         r = self.rng
         ins = [x, self.b.const(qrand(r, (cout, cin // groups, *kernel))),
                self.b.const(r.integers(-5000, 5000, cout).astype(np.int32))]
         mult, shift = quantize_multipliers(r.uniform(1e-4, 2e-2, cout))
         ins += [self.b.const(mult), self.b.const(shift)]
         zp = self.zp.get(x, int(r.integers(-20, 20)) if x_zp is None else x_zp)
-        attrs = {"strides": tuple(stride), "pads": tuple(pads), "dilations": (1, 1), "groups": groups, "x_zp": zp,
+        attrs = {"strides": tuple(stride), "pads": tuple(pads), "dilations": tuple(dilation), "groups": groups, "x_zp": zp,
                  **out_attrs(r, dtype, fused)}
         return self.op("qconv", ins, attrs)
 
@@ -151,14 +151,9 @@ def test_one_and_two_channel_convs_fold_the_kernel_width(mode, monkeypatch):
              ((2, 2, 7, 7), 33, (2, 2), (2, 1), (1, 1), (0, 0, 1, 1), "int8"),
              ((1, 1, 6, 6), 16, (3, 1), (1, 1), (1, 1), (1, 0, 1, 0), "int8"),
              ((1, 3, 6, 7), 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), "int8")]
-    r = g.rng
     for shape, cout, kernel, stride, dilation, pads, dtype in cases:
-        mult, shift = quantize_multipliers(r.uniform(1e-4, 2e-2, cout))
-        ins = [g.input(shape, dtype), g.b.const(qrand(r, (cout, shape[1], *kernel))),
-               g.b.const(r.integers(-5000, 5000, cout).astype(np.int32)), g.b.const(mult), g.b.const(shift)]
-        zp = int(r.integers(-20, 20)) if dtype == "int8" else int(r.integers(100, 150))
-        g.output(g.op("qconv", ins, {"strides": stride, "pads": pads, "dilations": dilation, "groups": 1, "x_zp": zp,
-                                     **out_attrs(r)}))
+        zp = int(g.rng.integers(-20, 20)) if dtype == "int8" else int(g.rng.integers(100, 150))
+        g.output(g.qconv(g.input(shape, dtype), shape[1], cout, 1, kernel, stride, pads, zp, dilation=dilation))
     graph = g.build()
     assert build_and_check(graph, g.feeds, monkeypatch, mode).get("qconv") == len(cases)
     # (KH, KW, input channel quads) of each packed weight [G, OC/16, KH, KW, IC/4, 16, 4]

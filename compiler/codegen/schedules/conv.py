@@ -14,7 +14,7 @@ from __future__ import annotations
 from .common import (SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vector_width,
                      vectorize_innermost)
 from .kernels import CONV, CONV_OUT, DEPTHWISE, PAD
-from .knobs import DEFAULT, TILES, Knobs, order_choice
+from .knobs import DEFAULT, Knobs, order_choice, tile_variants
 from .params import CpuParams
 
 
@@ -104,7 +104,7 @@ def _conv_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
 
 def conv_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
     """The best tiles in both loop orders (``knobs.py``)."""
-    return [Knobs(tile, order) for tile in _conv_tiles(sch, params)[:TILES] for order in (False, True)]
+    return tile_variants(_conv_tiles(sch, params), (False, True))
 
 
 def schedule_conv(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:
@@ -151,7 +151,7 @@ def _depthwise_tiles(sch: Schedule, params: CpuParams, block_name: str) -> list[
 
 
 def depthwise_variants(sch: Schedule, params: CpuParams, block_name: str = DEPTHWISE) -> list[Knobs]:
-    return [Knobs(tile) for tile in _depthwise_tiles(sch, params, block_name)[:TILES]]
+    return tile_variants(_depthwise_tiles(sch, params, block_name))
 
 
 def schedule_depthwise(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT, block_name: str = DEPTHWISE,

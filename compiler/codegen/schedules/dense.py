@@ -9,7 +9,7 @@ import math
 from .common import SCRATCH, Schedule, extent, find, inline_epilogue, loop_work, parallel, try_inline, vectorize_innermost
 from .conv import tile_choices
 from .kernels import DENSE, DENSE_OUT
-from .knobs import DEFAULT, TILES, Knobs
+from .knobs import DEFAULT, Knobs, tile_variants
 from .params import CpuParams
 
 
@@ -20,7 +20,7 @@ def _dense_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
 
 
 def dense_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
-    return [Knobs(tile) for tile in _dense_tiles(sch, params)[:TILES]]
+    return tile_variants(_dense_tiles(sch, params))
 
 
 def schedule_dense(sch: Schedule, params: CpuParams, knobs: Knobs = DEFAULT) -> None:

@@ -35,6 +35,12 @@ class Knobs:
 DEFAULT = Knobs()
 
 
+def tile_variants(tiles: list[tuple[int, int]], orders: tuple[bool | None, ...] = (None,)) -> list[Knobs]:
+    """Knobs for the first ``TILES`` of a family's tiles (best first), each in every loop order of
+    ``orders`` (None: the schedule's own)."""
+    return [Knobs(tile, order) for tile in tiles[:TILES] for order in orders]
+
+
 def order_choice(knobs: Knobs, weight_bytes: int, l2_bytes: int) -> bool:
     """Weight-stationary (each output-channel slab of the weight read from cache for every row)
     when the weight is too big to stay in half of L2 while rows stream by, unless ``knobs`` says."""

@@ -15,7 +15,7 @@ from .common import (INLINE_NODES, SCRATCH, Schedule, blocks, extent, find, inli
 from .conv import _grouped_output, _schedule_pad, depthwise_variants, schedule_depthwise, tile_choices
 from .injective import schedule_loop_nest
 from .kernels import PAD
-from .knobs import DEFAULT, TILES, Knobs, order_choice
+from .knobs import DEFAULT, Knobs, order_choice, tile_variants
 from .params import CpuParams
 from .qkernels import LANES, QCONV, QCONV_OUT, QDEPTHWISE
 
@@ -46,7 +46,7 @@ def _qconv_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
 
 
 def qconv_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
-    return [Knobs(tile, order) for tile in _qconv_tiles(sch, params)[:TILES] for order in (False, True)]
+    return tile_variants(_qconv_tiles(sch, params), (False, True))
 
 
 def _split_stages(sch: Schedule, keep: set[str]) -> tuple[list, list]:

@@ -31,7 +31,7 @@ from .common import (SCRATCH, Schedule, extent, find, inline_epilogue, loop_work
                      vectorize_innermost)
 from .conv import tile_choices
 from .kernels import PAD, out_size, pad_nhwc
-from .knobs import DEFAULT, TILES, Knobs
+from .knobs import DEFAULT, Knobs, tile_variants
 from .params import CpuParams
 
 WINO_DATA = "winograd_data"   # [16, P, C]: the transformed input tiles
@@ -140,7 +140,7 @@ def _gemm_tiles(sch: Schedule, params: CpuParams) -> list[tuple[int, int]]:
 
 
 def winograd_variants(sch: Schedule, params: CpuParams) -> list[Knobs]:
-    return [Knobs(tile) for tile in _gemm_tiles(sch, params)[:TILES]]
+    return tile_variants(_gemm_tiles(sch, params))
 
 
 def _schedule_data(sch: Schedule, params: CpuParams) -> None:
